@@ -1,0 +1,32 @@
+"""nbgrader configuration for this course (see README, "For instructors").
+
+Run nbgrader (or ``genai-course``) from the repository root: ``solutions/`` is the
+instructor source, ``chapters/`` the generated student release.
+"""
+
+import os
+
+c = get_config()  # noqa: F821 (injected by traitlets when it loads this file)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "genai-course"
+c.CourseDirectory.root = HERE
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "chapters"
+
+# The exchange (nbgrader release_assignment / fetch / submit / collect) lives inside the
+# course by default; on a shared JupyterHub point this at a directory every user can read.
+c.Exchange.root = os.path.join(HERE, "exchange")
+
+# Every cell must finish within this many seconds when nbgrader validates or autogrades.
+# Notebooks run their small "grading" configuration then (NBGRADER_EXECUTION is set).
+c.Execute.timeout = 120
+
+c.ClearSolutions.code_stub = {
+    "python": (
+        "# YOUR CODE HERE: replace the line below with your implementation.\n"
+        'raise NotImplementedError("Exercise not attempted yet")'
+    )
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE (a few sentences; this answer is graded by hand)."

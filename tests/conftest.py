@@ -1,0 +1,30 @@
+"""Shared test set-up: keep Jupyter, IPython and matplotlib out of $HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    home = tmp_path_factory.mktemp("home")
+    for var, sub in {
+        "JUPYTER_CONFIG_DIR": "jupyter_config",
+        "JUPYTER_DATA_DIR": "jupyter_data",
+        "JUPYTER_RUNTIME_DIR": "jupyter_runtime",
+        "IPYTHONDIR": "ipython",
+        "MPLCONFIGDIR": "matplotlib",
+    }.items():
+        path = home / sub
+        path.mkdir()
+        os.environ[var] = str(path)
+    os.environ["MPLBACKEND"] = "Agg"
+    os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
+    # Grading/quick flags from the caller's shell must not leak into the tests.
+    os.environ.pop("NBGRADER_EXECUTION", None)
+    os.environ.pop("GENAI_COURSE_QUICK", None)

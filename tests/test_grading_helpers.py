@@ -1,0 +1,84 @@
+import nbformat
+import numpy as np
+import pytest
+
+from genai_course import grading, runtime
+
+
+class AlwaysEqual(float):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = float.__hash__
+
+
+def test_check_float_rejects_lookalikes_and_wrong_values():
+    grading.check_float(0.5, 0.5)
+    with pytest.raises(AssertionError, match="type float"):
+        grading.check_float(np.float32(0.5), 0.5)
+    with pytest.raises(AssertionError, match="type float"):
+        grading.check_float(AlwaysEqual(3.0), 0.5)
+    with pytest.raises(AssertionError, match="expected 0.5"):
+        grading.check_float(0.6, 0.5, tol=0.05)
+    grading.check_float(float("inf"), float("inf"))
+    with pytest.raises(AssertionError):
+        grading.check_float(1e300, float("inf"))
+
+
+def test_check_dict_keys_types_and_values():
+    grading.check_dict({"a": 1, "b": 2}, {"a": 1, "b": 2})
+    with pytest.raises(AssertionError, match="missing keys"):
+        grading.check_dict({"a": 1}, {"a": 1, "b": 2})
+    with pytest.raises(AssertionError, match="type int"):
+        grading.check_dict({"a": 1.0}, {"a": 1})
+    with pytest.raises(AssertionError, match="type dict"):
+        grading.check_dict([("a", 1)], {"a": 1})
+    grading.check_dict({"a": 0.1 + 0.2}, {"a": 0.3}, tol=1e-12)
+
+
+def test_package_disabled_blocks_every_reference_and_restores():
+    alias = runtime.run_mode
+    with grading.package_disabled(runtime.run_mode):
+        with pytest.raises(grading.PackageCallForbidden, match="run_mode"):
+            alias()
+        with pytest.raises(grading.PackageCallForbidden):
+            runtime.scale(1)  # scale calls run_mode internally
+    assert alias() in runtime.MODES
+
+
+def test_package_disabled_rejects_builtins():
+    with pytest.raises(TypeError):
+        with grading.package_disabled(len):
+            pass
+
+
+def _exercise_notebook():
+    nb = nbformat.v4.new_notebook()
+    answer = nbformat.v4.new_code_cell("def add(a, b):\n    return a + b\n")
+    answer.metadata["nbgrader"] = {"grade_id": "ex_add", "solution": True, "grade": False}
+    t1 = nbformat.v4.new_code_cell("assert add(1, 2) == 3")
+    t1.metadata["nbgrader"] = {"grade_id": "ex_add__visible", "grade": True, "points": 1}
+    t2 = nbformat.v4.new_code_cell("assert add(-1, 1) == 0")
+    t2.metadata["nbgrader"] = {"grade_id": "ex_add__hidden", "grade": True, "points": 2}
+    nb.cells = [nbformat.v4.new_markdown_cell("# x"), answer, t1, t2]
+    return nb
+
+
+def test_exercises_groups_cells_and_points():
+    found = grading.exercises(_exercise_notebook())
+    assert list(found) == ["ex_add"]
+    ex = found["ex_add"]
+    assert ex.points == 3.0 and list(ex.tests) == ["ex_add__visible", "ex_add__hidden"]
+    assert "return a + b" in ex.answer
+
+
+def test_run_exercise_reports_each_test():
+    ex = grading.exercises(_exercise_notebook())["ex_add"]
+    assert grading.run_exercise(ex.answer, ex.tests) == {
+        "ex_add__visible": None,
+        "ex_add__hidden": None,
+    }
+    wrong = grading.run_exercise("def add(a, b):\n    return a - b\n", ex.tests)
+    assert all(v is not None for v in wrong.values())
+    broken = grading.run_exercise("def add(a, b) return", ex.tests)
+    assert all("SyntaxError" in v for v in broken.values())

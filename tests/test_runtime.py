@@ -1,0 +1,76 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from genai_course import runtime
+
+
+def test_run_mode_precedence(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("GENAI_COURSE_QUICK", raising=False)
+    assert runtime.run_mode() == "full"
+    monkeypatch.setenv("GENAI_COURSE_QUICK", "1")
+    assert runtime.run_mode() == "quick"
+    monkeypatch.setenv("GENAI_COURSE_QUICK", "0")
+    assert runtime.run_mode() == "full"
+    monkeypatch.setenv("GENAI_COURSE_QUICK", "1")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert runtime.run_mode() == "grading"
+
+
+def test_scale_picks_per_mode(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("GENAI_COURSE_QUICK", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runtime.scale(cpu=100, gpu=1000, quick=10) == 100
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.scale(cpu=100, gpu=1000, quick=10) == 1000
+    assert runtime.scale(cpu=100) == 100  # no gpu size given: the cpu one
+    monkeypatch.setenv("GENAI_COURSE_QUICK", "1")
+    assert runtime.scale(cpu=100, gpu=1000, quick=10) == 10
+    assert runtime.scale(cpu=100, gpu=1000) == 100  # no quick size given: the cpu one
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    assert runtime.scale(cpu=100, gpu=1000, quick=10) == 10
+
+
+def test_get_device_cpu_and_mps_opt_in(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.delenv("GENAI_COURSE_MPS", raising=False)
+    assert runtime.get_device() == torch.device("cpu")
+    monkeypatch.setenv("GENAI_COURSE_MPS", "1")
+    with pytest.warns(UserWarning, match="numerically"):
+        assert runtime.get_device() == torch.device("mps")
+
+
+def test_get_device_prefers_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.get_device() == torch.device("cuda")
+
+
+def test_seed_everything_reproduces_all_generators():
+    def draw():
+        return random.random(), float(np.random.rand()), float(torch.rand(()))
+
+    runtime.seed_everything(123)
+    first = draw()
+    runtime.seed_everything(123)
+    assert draw() == first
+    runtime.seed_everything(124)
+    assert draw() != first
+    assert torch.are_deterministic_algorithms_enabled()
+
+
+def test_seed_everything_rejects_non_int():
+    with pytest.raises(TypeError, match="seed must be an int"):
+        runtime.seed_everything("42")
+
+
+def test_header_reports_device_mode_and_time(monkeypatch, capsys):
+    monkeypatch.setenv("GENAI_COURSE_QUICK", "1")
+    text = runtime.header("Chapter X", minutes_cpu=4, minutes_quick=0.5)
+    out = capsys.readouterr().out
+    assert text in out
+    assert "mode   : quick" in text and "about 0.5 min" in text and "cpu" in text
