@@ -1,0 +1,68 @@
+"""The graded tests of every exercise pass the solution and fail the stub and each
+plausible wrong answer kept in ``tests/wrong_answers``."""
+
+from __future__ import annotations
+
+import importlib
+
+import nbformat
+import pytest
+
+from genai_course import grading
+from genai_course import release as rel
+
+from .conftest import ROOT
+
+CHAPTERS = rel.list_chapters(ROOT)
+
+
+def load(chapter: str):
+    solution = nbformat.read(ROOT / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
+    released = nbformat.read(ROOT / "chapters" / chapter / f"{chapter}.ipynb", as_version=4)
+    setup = next(c.source for c in solution.cells if c.get("id") == "imports")
+    wrong = importlib.import_module(f"tests.wrong_answers.ch{chapter}").WRONG_ANSWERS
+    return grading.exercises(solution), grading.exercises(released), setup, wrong
+
+
+CASES = [
+    (chapter, name)
+    for chapter in CHAPTERS
+    for name in grading.exercises(
+        nbformat.read(ROOT / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
+    )
+]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_has_enough_graded_exercises(chapter):
+    solution, _, _, wrong = load(chapter)
+    assert len(solution) >= 5
+    assert sum(ex.points for ex in solution.values()) >= 10
+    assert set(wrong) == set(solution), "every exercise needs its wrong answers listed"
+
+
+@pytest.mark.parametrize(("chapter", "name"), CASES)
+def test_solution_passes_every_test(chapter, name):
+    solution, _, setup, _ = load(chapter)
+    ex = solution[name]
+    results = grading.run_exercise(setup + "\n" + ex.answer, ex.tests)
+    assert all(r is None for r in results.values()), results
+    assert any(gid.endswith("__hidden") for gid in ex.tests), "each exercise has hidden tests"
+
+
+@pytest.mark.parametrize(("chapter", "name"), CASES)
+def test_stub_fails_every_test(chapter, name):
+    solution, released, setup, _ = load(chapter)
+    results = grading.run_exercise(setup + "\n" + released[name].answer, solution[name].tests)
+    assert all(r is not None for r in results.values()), results
+
+
+@pytest.mark.parametrize(("chapter", "name"), CASES)
+def test_each_wrong_answer_is_caught(chapter, name):
+    solution, _, setup, wrong = load(chapter)
+    ex = solution[name]
+    assert len(wrong[name]) >= 2
+    for label, source in wrong[name].items():
+        results = grading.run_exercise(setup + "\n" + source, ex.tests)
+        failed = [gid for gid, r in results.items() if r is not None]
+        assert failed, f"{name}: the wrong answer '{label}' passes every test"
