@@ -145,10 +145,10 @@ def release(
 
     ``db_url`` is the gradebook that learns each chapter's graded cells (nbgrader needs
     them to autograde); by default the one ``nbgrader_config.py`` names (the course's
-    ``gradebook.db``), and a throw-away one with ``check=True``. With ``check=True`` nothing in the course is written. Files in
-    ``chapters/`` with local work (see :func:`_has_student_work`) are only overwritten or
-    removed with ``force=True``; otherwise :class:`ReleaseError` names them and nothing
-    is written.
+    ``gradebook.db``), and a throw-away one with ``check=True``. With ``check=True``
+    nothing in the course is written. Files in ``chapters/`` holding someone's work (see
+    :func:`_has_student_work`) are only overwritten or removed with ``force=True``;
+    otherwise :class:`ReleaseError` names them and nothing is written.
     """
     root = Path(root).resolve()
     available = list_chapters(root)

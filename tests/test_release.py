@@ -20,6 +20,7 @@ CHAPTERS = rel.list_chapters(ROOT)
 
 
 def copy_course(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "nbgrader_config.py", dest)
     shutil.copytree(ROOT / "solutions", dest / "solutions")
     shutil.copytree(ROOT / "chapters", dest / "chapters")
