@@ -23,6 +23,7 @@ DEPENDENCIES = (
     ("tqdm", "tqdm"),
     ("nltk", "nltk"),
     ("sklearn", "scikit-learn"),
+    ("scipy", "scipy"),
     ("jupyterlab", "jupyterlab"),
     ("nbgrader", "nbgrader"),
     ("ipykernel", "ipykernel"),
