@@ -20,7 +20,8 @@ def test_splits_partition_the_real_dataset():
     assert x_all.min() == -1.0 and x_all.max() == 1.0
     # train and test are disjoint and together are everything
     def rows(x, y):
-        return sorted(tuple(r) + (int(c),) for r, c in zip(x.flatten(1).tolist(), y.tolist()))
+        pairs = zip(x.flatten(1).tolist(), y.tolist(), strict=True)
+        return sorted(tuple(r) + (int(c),) for r, c in pairs)
 
     assert rows(torch.cat([x_tr, x_te]), torch.cat([y_tr, y_te])) == rows(x_all, y_all)
     for digit in range(10):  # stratified: every class about 20% test
