@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any
 
+import torch
+
 
 class PackageCallForbidden(RuntimeError):
     """Raised when an exercise calls the package's own implementation of itself."""
@@ -65,6 +67,37 @@ def check_dict(
                 raise AssertionError(f"{name}[{key!r}] = {got!r}, expected {want!r}")
         else:
             check_float(got, want, tol, f"{name}[{key!r}]")
+
+
+def check_tensor(
+    value: Any,
+    expected: torch.Tensor,
+    atol: float = 1e-6,
+    rtol: float = 0.0,
+    name: str = "result",
+) -> None:
+    """``value`` is a ``torch.Tensor`` with ``expected``'s shape and dtype, and
+    ``|value - expected| <= atol + rtol * |expected|`` everywhere (infinities must match)."""
+    check_type(value, torch.Tensor, name)
+    if value.shape != expected.shape:
+        raise AssertionError(
+            f"{name} should have shape {tuple(expected.shape)}, got {tuple(value.shape)}"
+        )
+    if value.dtype != expected.dtype:
+        raise AssertionError(f"{name} should have dtype {expected.dtype}, got {value.dtype}")
+    got = value.detach().cpu().to(torch.float64)
+    want = expected.detach().cpu().to(torch.float64)
+    if torch.isnan(got).any() and not torch.isnan(want).any():
+        raise AssertionError(f"{name} contains NaN")
+    same_inf = torch.isinf(want) & (got == want)
+    close = (got - want).abs() <= atol + rtol * want.abs()
+    bad = ~(close | same_inf)
+    if bad.any():
+        worst = (got - want).abs().nan_to_num(float("inf"))[bad].max().item()
+        raise AssertionError(
+            f"{name} differs from the expected values at {int(bad.sum())} of {want.numel()} "
+            f"positions (largest difference {worst:.3g}, tolerance {atol:g})"
+        )
 
 
 def _forbidden_code(qualname: str) -> Any:

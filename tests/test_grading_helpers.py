@@ -82,3 +82,23 @@ def test_run_exercise_reports_each_test():
     assert all(v is not None for v in wrong.values())
     broken = grading.run_exercise("def add(a, b) return", ex.tests)
     assert all("SyntaxError" in v for v in broken.values())
+
+
+def test_check_tensor_compares_type_shape_dtype_and_values():
+    import torch
+
+    want = torch.tensor([1.0, float("inf")])
+    grading.check_tensor(torch.tensor([1.0 + 1e-7, float("inf")]), want)
+    with pytest.raises(AssertionError, match="type Tensor"):
+        grading.check_tensor(np.array([1.0, np.inf], dtype=np.float32), want)
+    with pytest.raises(AssertionError, match="shape"):
+        grading.check_tensor(torch.tensor([[1.0, float("inf")]]), want)
+    with pytest.raises(AssertionError, match="dtype"):
+        grading.check_tensor(torch.tensor([1.0, float("inf")], dtype=torch.float64), want)
+    with pytest.raises(AssertionError, match="1 of 2 positions"):
+        grading.check_tensor(torch.tensor([1.1, float("inf")]), want)
+    with pytest.raises(AssertionError, match="NaN"):
+        grading.check_tensor(torch.tensor([float("nan"), float("inf")]), want)
+    with pytest.raises(AssertionError):
+        grading.check_tensor(torch.tensor([1.0, float("-inf")]), want)
+    grading.check_tensor(torch.tensor([110.0]), torch.tensor([100.0]), atol=0, rtol=0.1)
