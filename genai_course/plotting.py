@@ -1,4 +1,5 @@
-"""Figures for chapter 1: milestone timeline, model-size growth, decision regions.
+"""Figures for the chapters: milestone timeline, model-size growth, decision regions
+(chapter 1); image grids, 2-D densities and samples (chapter 2 onwards).
 
 Each function draws into ``ax`` when given one, else into a new
 :class:`matplotlib.figure.Figure` that is not registered with pyplot (no global state,
@@ -249,4 +250,79 @@ def plot_decision_regions(
     ax.legend(fontsize=8, loc="best", framealpha=0.9)
     if title:
         ax.set_title(title)
+    return ax.figure
+
+
+def plot_image_grid(images: Any, nrow: int | None = None, ax: Axes | None = None,
+                    title: str | None = None, labels: Sequence[Any] | None = None) -> Figure:
+    """Images of shape (N, 1, H, W) or (N, H, W) with values in [-1, 1], tiled in a grid
+    (``nrow`` images per row, default about sqrt(N)), greyscale, one pixel gap.
+
+    ``labels`` (one per image) are written in each tile's corner."""
+    arr = np.asarray(images.detach().cpu() if hasattr(images, "detach") else images,
+                     dtype=np.float32)
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 3 or arr.shape[0] == 0:
+        raise ValueError(f"images must have shape (N, 1, H, W) or (N, H, W), got {arr.shape}")
+    n, h, w = arr.shape
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    ncol_rows = int(np.ceil(n / nrow))
+    canvas = np.full((ncol_rows * (h + 1) + 1, nrow * (w + 1) + 1), 1.0, dtype=np.float32)
+    for i, img in enumerate(np.clip((arr + 1) / 2, 0, 1)):
+        r, c = divmod(i, nrow)
+        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = img
+    ax = _new_axes(ax, (nrow * 0.5 + 1, ncol_rows * 0.5 + 0.6))
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    if labels is not None:
+        for i, label in enumerate(labels[:n]):
+            r, c = divmod(i, nrow)
+            ax.text(1 + c * (w + 1), 1 + r * (h + 1), str(label), fontsize=6, color="#d62728",
+                    va="top", ha="left")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def plot_density_2d(log_density: Any, extent: float = 3.0, ax: Axes | None = None,
+                    samples: ArrayLike | None = None, title: str | None = None,
+                    resolution: int = 150) -> Figure:
+    """A 2-D density ``exp(log_density(points))`` on the square [-extent, extent]^2 as a
+    heat map, optionally with samples on top. ``log_density`` maps an (M, 2) float32
+    array (or tensor-accepting function) to M log-densities."""
+    grid = np.linspace(-extent, extent, resolution, dtype=np.float32)
+    xx, yy = np.meshgrid(grid, grid)
+    points = np.stack([xx.ravel(), yy.ravel()], axis=1)
+    values = log_density(points)
+    values = np.asarray(values.detach() if hasattr(values, "detach") else values, dtype=float)
+    ax = _new_axes(ax, (4, 4))
+    ax.imshow(np.exp(values).reshape(resolution, resolution), origin="lower", cmap="Blues",
+              extent=(-extent, extent, -extent, extent))
+    if samples is not None:
+        pts = np.asarray(samples.detach() if hasattr(samples, "detach") else samples)
+        ax.scatter(pts[:, 0], pts[:, 1], s=3, c="#d62728", alpha=0.5, linewidths=0)
+    ax.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax.figure
+
+
+def plot_samples_2d(samples: ArrayLike, reference: ArrayLike | None = None,
+                    extent: float = 3.0, ax: Axes | None = None,
+                    title: str | None = None) -> Figure:
+    """Scatter of 2-D ``samples`` (red) over ``reference`` points (grey), on a square."""
+    ax = _new_axes(ax, (4, 4))
+    if reference is not None:
+        ref = np.asarray(reference.detach() if hasattr(reference, "detach") else reference)
+        ax.scatter(ref[:, 0], ref[:, 1], s=3, c="#999999", alpha=0.4, linewidths=0)
+    pts = np.asarray(samples.detach() if hasattr(samples, "detach") else samples)
+    ax.scatter(pts[:, 0], pts[:, 1], s=3, c="#d62728", alpha=0.6, linewidths=0)
+    ax.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
     return ax.figure

@@ -117,3 +117,34 @@ def test_decision_regions_multiclass_into_given_axes() -> None:
     out = plot_decision_regions(GaussianClassConditional().fit(X, y), X, y, ax=ax,
                                 resolution=40)
     assert out is fig and _points(fig) == 90
+
+
+def test_image_grid_tiles_images_and_rejects_bad_shapes():
+    import torch
+
+    from genai_course.plotting import plot_image_grid
+
+    images = torch.linspace(-1, 1, 5 * 64).reshape(5, 1, 8, 8)
+    fig = plot_image_grid(images, nrow=3, labels=list("abcde"))
+    (ax,) = fig.axes
+    canvas = ax.images[0].get_array()
+    assert canvas.shape == (2 * 9 + 1, 3 * 9 + 1)
+    # the second image sits in row 0, column 1, mapped from [-1, 1] to [0, 1]
+    assert np.allclose(canvas[1:9, 10:18], ((images[1, 0] + 1) / 2).numpy())
+    assert [t.get_text() for t in ax.texts] == list("abcde")
+    with pytest.raises(ValueError, match="images must have shape"):
+        plot_image_grid(torch.zeros(3, 3, 8, 8))
+
+
+def test_density_and_samples_plots():
+    from genai_course.data.toy2d import ring_log_density
+    from genai_course.plotting import plot_density_2d, plot_samples_2d
+
+    fig = plot_density_2d(lambda p: ring_log_density(p), extent=3, resolution=50,
+                          samples=np.zeros((10, 2)))
+    img = fig.axes[0].images[0].get_array()
+    assert img.shape == (50, 50) and float(img.max()) > 0
+    # the density peaks on the ring (radius 2), not at the centre
+    assert img[25, 25] < img.max() / 100
+    fig = plot_samples_2d(np.ones((7, 2)), reference=np.zeros((4, 2)))
+    assert [len(c.get_offsets()) for c in fig.axes[0].collections] == [4, 7]
