@@ -14,6 +14,8 @@ import os
 import platform
 import random
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
@@ -66,6 +68,19 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
+
+
+@contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Run the block (e.g. a model's parameter initialisation) under
+    ``torch.manual_seed(seed)`` without touching the caller's global random state;
+    a no-op for ``seed=None``."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def run_mode() -> str:

@@ -74,3 +74,18 @@ def test_header_reports_device_mode_and_time(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert text in out
     assert "mode   : quick" in text and "about 0.5 min" in text and "cpu" in text
+
+
+def test_seeded_initialises_reproducibly_without_touching_global_state():
+    torch.manual_seed(7)
+    expected_next = torch.rand(())
+    torch.manual_seed(7)
+    with runtime.seeded(3):
+        a = torch.randn(4)
+    assert torch.rand(()) == expected_next  # the caller's stream continues untouched
+    with runtime.seeded(3):
+        b = torch.randn(4)
+    assert torch.equal(a, b)
+    with runtime.seeded(None):
+        c = torch.randn(4)
+    assert not torch.equal(a, c)
