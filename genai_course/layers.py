@@ -9,7 +9,10 @@ from torch import nn
 
 def widths(hidden: int | Sequence[int]) -> tuple[int, ...]:
     """Hidden-layer widths from an int (one layer) or a sequence, validated."""
-    out = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+    try:
+        out = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+    except TypeError:
+        out = ()
     if not out or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in out):
         raise ValueError(f"hidden must be a positive int or a sequence of them, got {hidden!r}")
     return out
