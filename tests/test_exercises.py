@@ -17,11 +17,18 @@ CHAPTERS = rel.list_chapters(ROOT)
 
 
 def load(chapter: str):
+    """The chapter's exercises (solution and released), the set-up code every exercise
+    runs after (the imports cell, then every solved answer: a later exercise may call an
+    earlier one, and each one is judged as if the others were right), and its wrong answers."""
     solution = nbformat.read(ROOT / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
     released = nbformat.read(ROOT / "chapters" / chapter / f"{chapter}.ipynb", as_version=4)
-    setup = next(c.source for c in solution.cells if c.get("id") == "imports")
+    solved = grading.exercises(solution)
+    setup = "\n".join(
+        [next(c.source for c in solution.cells if c.get("id") == "imports")]
+        + [ex.answer for ex in solved.values()]
+    )
     wrong = importlib.import_module(f"tests.wrong_answers.ch{chapter}").WRONG_ANSWERS
-    return grading.exercises(solution), grading.exercises(released), setup, wrong
+    return solved, grading.exercises(released), setup, wrong
 
 
 CASES = [
