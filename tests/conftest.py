@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,3 +30,12 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     # Grading/quick flags from the caller's shell must not leak into the tests.
     os.environ.pop("NBGRADER_EXECUTION", None)
     os.environ.pop("GENAI_COURSE_QUICK", None)
+
+
+@pytest.fixture()
+def one_thread() -> Iterator[None]:
+    """Tiny networks train fastest on one thread; restore the setting afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

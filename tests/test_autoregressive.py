@@ -7,13 +7,7 @@ import torch
 from genai_course.autoregressive import MADE, MaskedLinear, all_binary_vectors, nll, train_made
 from genai_course.data.digits import binarize, load_digits
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("n_hidden_layers", [1, 2])

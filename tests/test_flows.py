@@ -5,13 +5,7 @@ import torch
 from genai_course.data.toy2d import moons
 from genai_course.flows import AffineCoupling, RealNVP, alternating_masks, train_flow
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_coupling_keeps_masked_dims_and_inverts():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,15 +14,6 @@ from genai_course.gan import (
     minibatch_stddev,
     train_gan,
 )
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Tiny networks train faster on one thread; restore the setting afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_discriminator_loss_matches_bce_and_the_naive_formula() -> None:

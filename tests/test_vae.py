@@ -4,7 +4,6 @@ the exact marginal likelihood of a linear-Gaussian model, shapes, and a short tr
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -13,15 +12,6 @@ from torch.distributions import Independent, MultivariateNormal, Normal, kl_dive
 
 from genai_course.data.digits import load_digits
 from genai_course.vae import VAE, evaluate_elbo, gaussian_kl, reparameterize, train_vae
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Tiny networks train faster on one thread; restore the setting afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_gaussian_kl_matches_torch_distributions() -> None:
