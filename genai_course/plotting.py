@@ -259,8 +259,7 @@ def plot_image_grid(images: Any, nrow: int | None = None, ax: Axes | None = None
     (``nrow`` images per row, default about sqrt(N)), greyscale, one pixel gap.
 
     ``labels`` (one per image) are written in each tile's corner."""
-    arr = np.asarray(images.detach().cpu() if hasattr(images, "detach") else images,
-                     dtype=np.float32)
+    arr = _numpy(images).astype(np.float32)
     if arr.ndim == 4 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 3 or arr.shape[0] == 0:
@@ -285,6 +284,20 @@ def plot_image_grid(images: Any, nrow: int | None = None, ax: Axes | None = None
     return ax.figure
 
 
+def _numpy(x: Any) -> np.ndarray:
+    """A tensor (detached, on the CPU) or array-like as a NumPy array."""
+    return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
+
+
+def _square(ax: Axes, extent: float, title: str | None) -> None:
+    """Equal-aspect [-extent, extent]^2 axes without ticks, with an optional title."""
+    ax.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
 def plot_density_2d(log_density: Any, extent: float = 3.0, ax: Axes | None = None,
                     samples: ArrayLike | None = None, title: str | None = None,
                     resolution: int = 150) -> Figure:
@@ -294,19 +307,14 @@ def plot_density_2d(log_density: Any, extent: float = 3.0, ax: Axes | None = Non
     grid = np.linspace(-extent, extent, resolution, dtype=np.float32)
     xx, yy = np.meshgrid(grid, grid)
     points = np.stack([xx.ravel(), yy.ravel()], axis=1)
-    values = log_density(points)
-    values = np.asarray(values.detach() if hasattr(values, "detach") else values, dtype=float)
+    values = _numpy(log_density(points)).astype(float)
     ax = _new_axes(ax, (4, 4))
     ax.imshow(np.exp(values).reshape(resolution, resolution), origin="lower", cmap="Blues",
               extent=(-extent, extent, -extent, extent))
     if samples is not None:
-        pts = np.asarray(samples.detach() if hasattr(samples, "detach") else samples)
+        pts = _numpy(samples)
         ax.scatter(pts[:, 0], pts[:, 1], s=3, c="#d62728", alpha=0.5, linewidths=0)
-    ax.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=10)
+    _square(ax, extent, title)
     return ax.figure
 
 
@@ -316,13 +324,9 @@ def plot_samples_2d(samples: ArrayLike, reference: ArrayLike | None = None,
     """Scatter of 2-D ``samples`` (red) over ``reference`` points (grey), on a square."""
     ax = _new_axes(ax, (4, 4))
     if reference is not None:
-        ref = np.asarray(reference.detach() if hasattr(reference, "detach") else reference)
+        ref = _numpy(reference)
         ax.scatter(ref[:, 0], ref[:, 1], s=3, c="#999999", alpha=0.4, linewidths=0)
-    pts = np.asarray(samples.detach() if hasattr(samples, "detach") else samples)
+    pts = _numpy(samples)
     ax.scatter(pts[:, 0], pts[:, 1], s=3, c="#d62728", alpha=0.6, linewidths=0)
-    ax.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=10)
+    _square(ax, extent, title)
     return ax.figure
