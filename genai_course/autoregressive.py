@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .runtime import seeded
-from .train import History, minibatches, run
+from .train import History, minimize
 
 
 class MaskedLinear(nn.Linear):
@@ -126,25 +126,14 @@ def nll(model: MADE, x: torch.Tensor, bits: bool = False) -> float:
 def train_made(model: MADE, x_train: torch.Tensor, steps: int = 1000, batch_size: int = 128,
                lr: float = 1e-3, seed: int = 0, weight_decay: float = 0.0,
                progress: bool | None = None) -> History:
-    """Maximum likelihood with AdamW: minimise the mean NLL (nats per example, recorded as
-    ``loss`` per step). ``x_train`` is 0/1, shape (n, n_in) or (n, 1, 8, 8)."""
-    device = next(model.parameters()).device
+    """Maximum likelihood with Adam (AdamW when ``weight_decay > 0``): minimise the mean
+    NLL (nats per example, recorded as ``loss`` per step). ``x_train`` is 0/1, shape
+    (n, n_in) or (n, 1, 8, 8)."""
     x = model._flatten(x_train)
     model.log_prob(x)  # validates that the data are binary
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    model.train()
-
-    def step(xb: torch.Tensor) -> dict[str, float]:
-        loss = -model.log_prob(xb).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return {"loss": loss.item()}
-
-    batches = minibatches(x, batch_size=batch_size, seed=seed, device=device)
-    history = run(step, batches, steps, desc="MADE", progress=progress)
-    model.eval()
-    return history
+    return minimize(model, lambda xb: -model.log_prob(xb).mean(), x, steps,
+                    batch_size=batch_size, lr=lr, seed=seed, desc="MADE", progress=progress,
+                    weight_decay=weight_decay)
 
 
 def all_binary_vectors(n: int) -> torch.Tensor:

@@ -47,7 +47,7 @@ from torch import nn
 from .checks import check_points
 from .data.toy2d import ring_means
 from .runtime import seeded
-from .train import History, minibatches, run
+from .train import History, minimize
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 NoiseScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -304,27 +304,15 @@ def train_score(model: ScoreNet, x_train: ArrayLike | torch.Tensor, steps: int =
     """Fit ``model`` by DSM with a noise level drawn uniformly from ``model.noise_levels``
     for every example (Song & Ermon 2019 eq. 6). Adam, with the learning rate decayed to 0
     over ``steps`` on a cosine when ``cosine``; records ``loss`` per step."""
-    device = next(model.parameters()).device
     x = x_train if isinstance(x_train, torch.Tensor) else torch.as_tensor(np.asarray(x_train))
     x = check_points(x.to(torch.float32), model.dim, "x_train")
     gen = torch.Generator().manual_seed(seed + 1)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1)) if cosine else None
     levels = model.noise_levels
-    model.train()
 
-    def step(xb: torch.Tensor) -> dict[str, float]:
-        idx = torch.randint(len(levels), (xb.shape[0],), generator=gen).to(device)
-        noise = torch.randn(xb.shape, generator=gen).to(device)
-        loss = dsm_loss(model, xb, levels[idx], noise=noise)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if schedule is not None:
-            schedule.step()
-        return {"loss": loss.item()}
+    def loss_fn(xb: torch.Tensor) -> torch.Tensor:
+        idx = torch.randint(len(levels), (xb.shape[0],), generator=gen).to(xb.device)
+        noise = torch.randn(xb.shape, generator=gen).to(xb.device)
+        return dsm_loss(model, xb, levels[idx], noise=noise)
 
-    batches = minibatches(x, batch_size=batch_size, seed=seed, device=device)
-    history = run(step, batches, steps, desc="ScoreNet (DSM)", progress=progress)
-    model.eval()
-    return history
+    return minimize(model, loss_fn, x, steps, batch_size=batch_size, lr=lr, seed=seed,
+                    desc="ScoreNet (DSM)", progress=progress, cosine=cosine)

@@ -28,7 +28,7 @@ from torch import nn
 
 from .checks import check_points
 from .runtime import seeded
-from .train import History, minibatches, run
+from .train import History, minimize
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -162,23 +162,6 @@ def train_flow(model: RealNVP, x_train: ArrayLike | torch.Tensor, steps: int = 2
     """Maximum likelihood: minimise the mean negative log-likelihood ``-log p(x)`` (nats)
     with Adam, the learning rate decayed to 0 over ``steps`` on a cosine when ``cosine``
     (Loshchilov & Hutter 2017). Records ``loss`` (the minibatch NLL) per step."""
-    device = next(model.parameters()).device
-    x = as_float_tensor(x_train, model.dim)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1)) if cosine else None
-    model.train()
-
-    def step(xb: torch.Tensor) -> dict[str, float]:
-        loss = -model.log_prob(xb).mean()
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-        if schedule is not None:
-            schedule.step()
-        return {"loss": loss.item()}
-
-    batches = minibatches(x, batch_size=batch_size, seed=seed, device=device)
-    history = run(step, batches, steps, desc="RealNVP", progress=progress)
-    model.eval()
-    return history
+    return minimize(model, lambda xb: -model.log_prob(xb).mean(),
+                    as_float_tensor(x_train, model.dim), steps, batch_size=batch_size, lr=lr,
+                    seed=seed, desc="RealNVP", progress=progress, cosine=cosine, clip_norm=10.0)

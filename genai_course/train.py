@@ -100,3 +100,48 @@ def run(
     bar.close()
     history.seconds = time.perf_counter() - start
     return history
+
+
+def minimize(
+    model: torch.nn.Module,
+    loss_fn: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+    desc: str = "training",
+    progress: bool | None = None,
+    weight_decay: float = 0.0,
+    cosine: bool = False,
+    clip_norm: float | None = None,
+) -> History:
+    """Fit ``model`` by minimising ``loss_fn(minibatch)`` over minibatches of ``x`` with
+    Adam (AdamW when ``weight_decay > 0``; Loshchilov & Hutter 2019), optionally with the
+    learning rate decayed to 0 on a cosine and gradients clipped to ``clip_norm``. Records
+    ``loss`` per step; leaves the model in eval mode."""
+    params = list(model.parameters())
+    device = params[0].device
+    opt: torch.optim.Optimizer = (
+        torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        if weight_decay > 0
+        else torch.optim.Adam(params, lr=lr)
+    )
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1)) if cosine else None
+    model.train()
+
+    def step(xb: torch.Tensor) -> dict[str, float]:
+        loss = loss_fn(xb)
+        opt.zero_grad()
+        loss.backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, clip_norm)
+        opt.step()
+        if schedule is not None:
+            schedule.step()
+        return {"loss": loss.item()}
+
+    history = run(step, minibatches(x, batch_size=batch_size, seed=seed, device=device), steps,
+                  desc=desc, progress=progress)
+    model.eval()
+    return history

@@ -57,3 +57,20 @@ def test_history_smoothed():
     assert h.smoothed("loss", last=2) == 2.0
     with pytest.raises(ValueError):
         History({"loss": []}).smoothed("loss")
+
+
+@pytest.mark.parametrize("options", [{}, {"cosine": True, "clip_norm": 100.0},
+                                     {"weight_decay": 1e-6}])
+def test_minimize_fits_least_squares_and_leaves_eval_mode(options):
+    from genai_course.train import minimize
+
+    torch.manual_seed(0)
+    X = torch.randn(256, 3)
+    y = X @ torch.tensor([1.0, -2.0, 0.5]) + 0.01 * torch.randn(256)
+    model = torch.nn.Linear(3, 1, bias=False)
+    data = torch.cat([X, y[:, None]], dim=1)
+    history = minimize(model, lambda b: ((model(b[:, :3]).squeeze(1) - b[:, 3]) ** 2).mean(),
+                       data, steps=600, batch_size=64, lr=0.05, progress=False, **options)
+    w_ls = torch.linalg.lstsq(X, y[:, None]).solution.squeeze(1)
+    assert torch.allclose(model.weight.detach().squeeze(0), w_ls, atol=2e-3)
+    assert not model.training and history.steps == 600
