@@ -1,4 +1,4 @@
-"""The ``genai-course`` command: ``doctor``, ``release`` and ``lab``."""
+"""The ``genai-course`` command: ``doctor``, ``release``, ``lab`` and ``retrain``."""
 
 from __future__ import annotations
 
@@ -72,6 +72,27 @@ def _lab(args: argparse.Namespace, extra: list[str]) -> int:
         return 0
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    from .pretrained import PretrainedError, get, retrain, sha256_of
+
+    try:
+        entry = get(args.name)
+    except PretrainedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.out is None and entry.path.exists() and not args.force:
+        print(
+            f"error: {entry.path} exists; pass --out DIR to write elsewhere, "
+            "or --force to replace the shipped file",
+            file=sys.stderr,
+        )
+        return 2
+    path = retrain(args.name, args.out, seed=args.seed)
+    print(f"wrote {path}\nsha256 {sha256_of(path)}")
+    print("Paste this sha256 into genai_course/pretrained/registry.py to ship the new file.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genai-course", description="Tools for the generative AI course."
@@ -95,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     lab = sub.add_parser("lab", help="start JupyterLab on the course (extra args go to jupyter)")
     lab.add_argument("--root", type=Path, default=None, help="course root (default: search up)")
+
+    ret = sub.add_parser("retrain", help="retrain a shipped checkpoint (genai_course.pretrained)")
+    ret.add_argument("name", help="checkpoint name, e.g. tinygpt-tinylang")
+    ret.add_argument("--out", type=Path, default=None, help="folder to write (default: package)")
+    ret.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
+    ret.add_argument("--force", action="store_true", help="replace the shipped file")
     return parser
 
 
@@ -107,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         return _doctor(args)
     if args.command == "release":
         return _release(args)
+    if args.command == "retrain":
+        return _retrain(args)
     return _lab(args, extra)
 
 

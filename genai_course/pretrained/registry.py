@@ -1,0 +1,3 @@
+"""The shipped checkpoints. Each chapter adds its entry here (see ``genai_course.pretrained``)."""
+
+from __future__ import annotations
