@@ -30,3 +30,37 @@ c.ClearSolutions.code_stub = {
     )
 }
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE (a few sentences; this answer is graded by hand)."
+
+# Trustworthy autograding (genai_course/autograde.py): a submission is graded as the release
+# with only the student's answers put in, each answer runs in a separate sandbox process,
+# and the tests, in the grading kernel, only ever see plain data coming back. Feedback
+# replaces hidden tests with a one-line verdict.
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from genai_course.autograde import (  # noqa: E402
+    RebuildFromRelease,
+    SandboxedExecute,
+    SummarizeHiddenTests,
+)
+
+c.Autograde.sanitize_preprocessors = [
+    RebuildFromRelease, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+    CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+c.GenerateFeedback.preprocessors = [GetGrades, SummarizeHiddenTests, CSSHTMLHeaderPreprocessor]

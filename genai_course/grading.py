@@ -121,8 +121,19 @@ def package_disabled(*functions: Callable[..., Any]) -> Iterator[None]:
     :class:`PackageCallForbidden` inside the block.
 
     The function's code object is swapped, so every reference to it is disabled, also
-    one a student bound earlier under another name (``from m import f as g``).
+    one a student bound earlier under another name (``from m import f as g``). While the
+    grading sandbox is active (``genai_course.sandbox``), the functions are switched off in
+    the student's process, where the student's code runs.
     """
+    from . import sandbox
+
+    if sandbox.ACTIVE is not None:
+        sandbox.ACTIVE.disable(functions)
+        try:
+            yield
+        finally:
+            sandbox.ACTIVE.enable()
+        return
     saved: list[tuple[FunctionType, Any]] = []
     try:
         for fn in functions:

@@ -116,20 +116,20 @@ def coupling_forward(x, mask, s, t):
     },
     "ex6_langevin_step": {
         "missing the factor 1/2 on the drift": '''
-def langevin_step(x, score, step_size, noise):
-    return x + step_size * score(x) + math.sqrt(step_size) * noise
+def langevin_step(x, score_x, step_size, noise):
+    return x + step_size * score_x + math.sqrt(step_size) * noise
 ''',
         "noise not scaled by sqrt(step)": '''
-def langevin_step(x, score, step_size, noise):
-    return x + 0.5 * step_size * score(x) + step_size * noise
+def langevin_step(x, score_x, step_size, noise):
+    return x + 0.5 * step_size * score_x + step_size * noise
 ''',
         "steps downhill": '''
-def langevin_step(x, score, step_size, noise):
-    return x - 0.5 * step_size * score(x) + math.sqrt(step_size) * noise
+def langevin_step(x, score_x, step_size, noise):
+    return x - 0.5 * step_size * score_x + math.sqrt(step_size) * noise
 ''',
         "no noise (gradient ascent)": '''
-def langevin_step(x, score, step_size, noise):
-    return x + 0.5 * step_size * score(x)
+def langevin_step(x, score_x, step_size, noise):
+    return x + 0.5 * step_size * score_x
 ''',
     },
 }
