@@ -1,4 +1,5 @@
-"""The ``genai-course`` command: ``doctor``, ``release``, ``lab`` and ``retrain``."""
+"""The ``genai-course`` command: ``doctor``, ``release``, ``lab``, ``retrain``, and the
+instructor's ``grade``, ``export`` and ``feedback``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -93,6 +95,60 @@ def _retrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .grader import GradingError, grade
+
+    bar = None
+
+    def report(result, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=f"grading {args.chapter}", unit="submission")
+        bar.update(1)
+        bar.write(f"[{done:>3}/{total}] {result.line()}")
+
+    start = time.perf_counter()
+    try:
+        results = grade(args.root, args.chapter, jobs=args.jobs, force=args.force,
+                        only=args.student or None, timeout=args.timeout, report=report)
+    except GradingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if bar is not None:
+            bar.close()
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    scored = [r.score / r.max_score for r in results if r.score is not None and r.max_score]
+    mean = f", mean score {100 * sum(scored) / len(scored):.0f}%" if scored else ""
+    print(f"{len(results)} submissions in {time.perf_counter() - start:.0f} s: "
+          + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + mean)
+    return 1 if counts.get("failed") else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .grader import export
+
+    n = export(args.root, args.out, args.json, args.chapters or None)
+    print(f"wrote {n} students to {args.out}" + (f" and {args.json}" if args.json else ""))
+    return 0
+
+
+def _feedback(args: argparse.Namespace) -> int:
+    from .grader import GradingError, feedback
+
+    try:
+        files = feedback(args.root, args.chapter)
+    except GradingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(files)} feedback files (hidden tests summarised, checked for leaks)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genai-course", description="Tools for the generative AI course."
@@ -122,6 +178,25 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--out", type=Path, default=None, help="folder to write (default: package)")
     ret.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     ret.add_argument("--force", action="store_true", help="replace the shipped file")
+
+    gr = sub.add_parser("grade", help="autograde every submission of a chapter, in parallel")
+    gr.add_argument("chapter", help="chapter folder, e.g. 01_history")
+    gr.add_argument("--jobs", "-j", type=int, default=2, help="submissions at a time (2)")
+    gr.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    gr.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    gr.add_argument("--timeout", type=float, default=600.0,
+                    help="seconds one submission may take in all (600)")
+    gr.add_argument("--root", type=Path, default=None, help="course root (default: search up)")
+
+    ex = sub.add_parser("export", help="grades per student and exercise, as CSV (and JSON)")
+    ex.add_argument("chapters", nargs="*", help="chapters to include (default: all graded)")
+    ex.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV file (grades.csv)")
+    ex.add_argument("--json", type=Path, default=None, help="also write this JSON file")
+    ex.add_argument("--root", type=Path, default=None, help="course root (default: search up)")
+
+    fb = sub.add_parser("feedback", help="HTML feedback per student, hidden tests summarised")
+    fb.add_argument("chapter", help="chapter folder, e.g. 01_history")
+    fb.add_argument("--root", type=Path, default=None, help="course root (default: search up)")
     return parser
 
 
@@ -136,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         return _release(args)
     if args.command == "retrain":
         return _retrain(args)
+    if args.command in ("grade", "export", "feedback"):
+        return {"grade": _grade, "export": _export, "feedback": _feedback}[args.command](args)
     return _lab(args, extra)
 
 

@@ -41,6 +41,7 @@ def start(setup: str) -> StudentProcess:
         call_timeout=float(os.environ.get("GENAI_COURSE_CALL_TIMEOUT", "10")),
         memory_mb=int(os.environ.get("GENAI_COURSE_MEMORY_MB", "2048")),
     )
+    ACTIVE.start()
     return ACTIVE
 
 

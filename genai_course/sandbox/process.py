@@ -105,6 +105,7 @@ class StudentProcess:
     _cells: list[_Cell] = field(default_factory=list, repr=False)
     _broken: dict[str, SandboxError] = field(default_factory=dict, repr=False)
     _disabled: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    _pending: bool = field(default=False, repr=False)
 
     # -- process management -------------------------------------------------------------
     def _start(self) -> None:
@@ -135,9 +136,14 @@ class StudentProcess:
                 outbox.close()
 
         threading.Thread(target=read, daemon=True).start()
-        self._request(("exec", self.setup, "setup", []), self.setup_timeout, "the set-up code")
+        # the set-up runs while the caller goes on; the first request waits for it
+        self._send(("exec", self.setup, "setup", []))
+        self._pending = True
+
+    def _replay(self) -> None:
+        """After a restart: the answer cells that ran before, quietly, errors and all."""
         shown, self.on_output = self.on_output, lambda text: None
-        try:  # replay the answer cells that ran before, quietly, errors and all
+        try:
             for cell in self._cells:
                 try:
                     self._request(("exec", cell.source, cell.label, cell.exports),
@@ -161,13 +167,24 @@ class StudentProcess:
         if self._inbox is not None:
             self._inbox.close()
             self._inbox = None
+        self._pending = False
 
-    def _request(self, request: tuple, timeout: float, what: str) -> Any:
-        assert self._proc is not None and self._inbox is not None and self._replies is not None
+    def _send(self, request: tuple) -> None:
+        assert self._inbox is not None
         try:
             self._inbox.send_bytes(codec.encode(request))
-        except (BrokenPipeError, OSError):
-            pass  # the child is gone; the loop below reports how
+        except OSError:
+            pass  # the child is gone; waiting for the reply reports how
+
+    def _request(self, request: tuple, timeout: float, what: str) -> Any:
+        if self._pending:
+            self._pending = False
+            self._await(self.setup_timeout, "the set-up code")
+        self._send(request)
+        return self._await(timeout, what)
+
+    def _await(self, timeout: float, what: str) -> Any:
+        assert self._proc is not None and self._replies is not None
         deadline = time.monotonic() + timeout
         limit = self.memory_mb * 2**20
         while True:
@@ -202,9 +219,15 @@ class StudentProcess:
             self.on_output(output)
         raise _rebuild_exception(name, text, trace)
 
+    def start(self) -> None:
+        """Start the child now (it runs the set-up while the caller goes on)."""
+        if self._proc is None:
+            self._start()
+
     def _ensure(self) -> None:
         if self._proc is None:
             self._start()
+            self._replay()
 
     # -- what the grader calls ----------------------------------------------------------
     def run_cell(self, source: str, label: str, exports: Iterable[str]) -> dict[str, Any]:

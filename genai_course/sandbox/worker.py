@@ -116,7 +116,10 @@ def serve(inbox: Connection, outbox: Connection) -> None:
                 reply = ("ok", None, "")
             else:
                 reply = ("error", "ValueError", f"unknown request {kind!r}", "", "")
-            message = codec.encode(reply)
+            try:
+                message = codec.encode(reply)
+            except codec.CodecError as exc:  # the result is not plain data
+                message = codec.encode(("error", "TypeError", str(exc), "", out.take()))
         except BaseException as exc:  # the student's code may raise anything, even SystemExit
             try:
                 message = codec.encode(_error(exc, out.take()))
