@@ -1,0 +1,77 @@
+"""The nbgrader plug-ins: rebuilding a submission from the release, the names an answer may
+export, and hidden tests summarised in feedback."""
+
+from __future__ import annotations
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from genai_course.autograde import SummarizeHiddenTests, exported_names, rebuild
+
+
+def graded(cell, grade_id, solution=False, grade=False, points=0):
+    cell.metadata["nbgrader"] = {"grade_id": grade_id, "solution": solution, "grade": grade,
+                                 "locked": not solution, "points": points,
+                                 "schema_version": 3}
+    return cell
+
+
+def release():
+    imports = new_code_cell("import math")
+    imports.id = "imports"
+    return new_notebook(cells=[
+        new_markdown_cell("# Chapter"),
+        imports,
+        new_code_cell("print('a demo the grader skips')"),
+        graded(new_code_cell("def f(x):\n    raise NotImplementedError"), "ex1", solution=True),
+        graded(new_code_cell("assert f(1) == 2"), "ex1__visible", grade=True, points=1),
+        graded(new_markdown_cell("YOUR ANSWER HERE"), "ex2", solution=True, grade=True, points=2),
+    ])
+
+
+def test_rebuild_takes_only_the_answers_from_a_submission():
+    sub = release()
+    sub.cells[1].source = "import math; math.pi = 3"       # edited imports cell: ignored
+    sub.cells[3].source = "def f(x):\n    return 2 * x"     # the answer: taken
+    sub.cells[4].source = "pass"                             # weakened test: ignored
+    sub.cells.insert(0, new_code_cell("import os"))          # extra cell: ignored
+    sub.cells.append(graded(new_code_cell("def f(x):\n    return 0"), "ex1", solution=True))
+    out, notes = rebuild(release(), sub)
+    sources = [c.source for c in out.cells]
+    assert sources == ["# Chapter", "import math", "def f(x):\n    return 2 * x",
+                       "assert f(1) == 2", "YOUR ANSWER HERE"]
+    assert notes == ["answer cell ex1 appears more than once; the first copy was graded"]
+
+
+def test_rebuild_says_when_answers_are_missing_or_from_elsewhere():
+    sub = release()
+    del sub.cells[3]
+    assert rebuild(release(), sub)[1] == ["answer cells missing (graded as unanswered): ex1"]
+    other = new_notebook(cells=[graded(new_code_cell("x = 1"), "other_ex", solution=True)])
+    _, notes = rebuild(release(), other)
+    assert notes == ["no answer cells of this chapter found (another chapter's notebook?)"]
+    assert rebuild(release(), {"not": "a notebook"})[1][0].startswith("no answer cells")
+
+
+def test_exported_names_are_the_stubs_top_level_definitions():
+    stub = "import math\nA = 1\nB: int = 2\ndef f():\n    inner = 3\nclass C:\n    pass\n"
+    assert exported_names(stub) == ["A", "B", "f", "C"]
+
+
+def test_feedback_keeps_the_visible_part_and_one_verdict_line():
+    secret = "assert f(12345) == 24690  # the hidden case"
+    failed = graded(new_code_cell(f"f(1)\n### BEGIN HIDDEN TESTS\n{secret}\n"), "ex1__hidden",
+                    grade=True, points=2)
+    failed.outputs = [nbformat.v4.new_output("error", ename="AssertionError",
+                                             evalue=secret, traceback=[secret])]
+    passed = graded(new_code_cell(f"f(1)\n### BEGIN HIDDEN TESTS\n{secret}\n"), "ex2__hidden",
+                    grade=True, points=1)
+    passed.outputs = [nbformat.v4.new_output("stream", name="stdout", text=secret)]
+    nb = new_notebook(cells=[failed, passed])
+    nb, _ = SummarizeHiddenTests().preprocess(nb, {})
+    text = nbformat.writes(nb)
+    assert "12345" not in text
+    assert nb.cells[0].source.startswith("f(1)")
+    assert nb.cells[0].outputs[0].text.startswith("Hidden tests failed (0 of 2 points). "
+                                                  "First problem: AssertionError\n")
+    assert nb.cells[1].outputs[0].text == "Hidden tests passed (1 of 1 points).\n"
