@@ -140,3 +140,44 @@ def test_mixture_log_density_general_and_stable() -> None:
 def test_rejects_bad_arguments(call, error) -> None:
     with pytest.raises(error):
         call()
+
+
+def test_checkerboard_points_lie_on_dark_squares_with_their_exact_density() -> None:
+    from genai_course.data.toy2d import checkerboard, checkerboard_log_density
+
+    x = checkerboard(4000, seed=0)
+    assert x.dtype == np.float32 and x.shape == (4000, 2)
+    np.testing.assert_array_equal(x, checkerboard(4000, seed=0))
+    log_p = checkerboard_log_density(x)
+    np.testing.assert_allclose(log_p, -np.log(8.0))  # 8 dark unit squares on a 4 x 4 board
+    # every dark square gets about 1/8 of the points
+    cells = np.floor(x.astype(np.float64) + 2).astype(int)
+    counts = np.bincount(cells[:, 0] * 4 + cells[:, 1], minlength=16)
+    dark = [i * 4 + j for i in range(4) for j in range(4) if (i + j) % 2 == 0]
+    assert counts[[c for c in range(16) if c not in dark]].sum() == 0
+    np.testing.assert_allclose(counts[dark] / 4000, 1 / 8, atol=0.02)
+    # the density integrates to one on a grid over the board
+    g = np.linspace(-2.5, 2.5, 501)[:-1] + 0.005
+    grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    assert np.exp(checkerboard_log_density(grid)).sum() * 0.01**2 == pytest.approx(1.0, abs=0.01)
+    assert checkerboard_log_density([[0.5, -0.5], [3.0, 0.0]]).tolist() == [-np.inf, -np.inf]
+    with pytest.raises(ValueError, match="x must have shape"):
+        checkerboard_log_density([1.0, 2.0])
+
+
+def test_swiss_roll_follows_sklearns_curve() -> None:
+    from sklearn.datasets import make_swiss_roll
+
+    from genai_course.data.toy2d import swiss_roll
+
+    x = swiss_roll(2000, noise=0.0, seed=0)
+    assert x.dtype == np.float32 and x.shape == (2000, 2)
+    radius = np.linalg.norm(x.astype(np.float64), axis=1) * 5  # = t
+    angle = np.arctan2(x[:, 1], x[:, 0])
+    np.testing.assert_allclose(np.cos(radius), np.cos(angle), atol=1e-3)
+    assert 1.5 * np.pi - 1e-3 <= radius.min() and radius.max() <= 4.5 * np.pi + 1e-3
+    ref, _ = make_swiss_roll(2000, noise=0.0, random_state=0)
+    ref_radius = np.hypot(ref[:, 0], ref[:, 2])
+    assert abs(np.median(radius) - np.median(ref_radius)) < 0.5
+    noisy = swiss_roll(2000, noise=0.1, seed=0)
+    assert np.std(noisy - x) == pytest.approx(0.1, rel=0.1)

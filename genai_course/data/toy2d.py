@@ -139,3 +139,52 @@ def ring_log_density(x: ArrayLike, k: int = 8, radius: float = 2.0,
     """Exact log density of :func:`ring_of_gaussians` at ``x`` ((n, 2) -> (n,) float64)."""
     std = _check_float(std, "std", positive=True)
     return gaussian_mixture_log_density(x, ring_means(k, radius), std, np.full(k, 1.0 / k))
+
+
+def checkerboard(n: int = 1000, k: int = 4, extent: float = 2.0, seed: int = 0) -> np.ndarray:
+    """``n`` points uniform on the dark squares of a ``k`` x ``k`` checkerboard covering
+    [-extent, extent]^2 (square (i, j) from the bottom-left is dark when i + j is even).
+
+    A standard 2-D benchmark for diffusion and flow models (e.g. Grathwohl et al. 2019,
+    "FFJORD"): sharp edges, several disconnected pieces. Returns (n, 2) float32.
+    """
+    n = _check_int(n, "n", 1)
+    k = _check_int(k, "k", 1)
+    extent = _check_float(extent, "extent", positive=True)
+    seed = _check_int(seed, "seed", 0)
+    rng = np.random.default_rng(seed)
+    dark = np.array([(i, j) for i in range(k) for j in range(k) if (i + j) % 2 == 0])
+    cell = dark[rng.integers(0, len(dark), n)]
+    side = 2 * extent / k
+    x = -extent + side * (cell + rng.random((n, 2)))
+    return x.astype(np.float32)
+
+
+def checkerboard_log_density(x: ArrayLike, k: int = 4, extent: float = 2.0) -> np.ndarray:
+    """Exact log density of :func:`checkerboard`: ``-log(dark area)`` on the dark squares,
+    ``-inf`` elsewhere ((n, 2) -> (n,) float64)."""
+    k = _check_int(k, "k", 1)
+    extent = _check_float(extent, "extent", positive=True)
+    pts = np.asarray(x, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"x must have shape (n, 2), got {pts.shape}")
+    side = 2 * extent / k
+    ij = np.floor((pts + extent) / side)
+    inside = np.all((ij >= 0) & (ij < k), axis=1)
+    dark = inside & (ij.sum(axis=1) % 2 == 0)
+    n_dark = (k * k + 1) // 2
+    return np.where(dark, -np.log(n_dark * side**2), -np.inf)
+
+
+def swiss_roll(n: int = 1000, noise: float = 0.05, seed: int = 0) -> np.ndarray:
+    """``n`` points on the 2-D Swiss roll ``(t cos t, t sin t) / 5`` with ``t`` uniform on
+    [1.5 pi, 4.5 pi] (the curve of ``sklearn.datasets.make_swiss_roll``, on which
+    Sohl-Dickstein et al. 2015 first trained a diffusion model), plus N(0, noise^2 I).
+    Returns (n, 2) float32."""
+    n = _check_int(n, "n", 1)
+    noise = _check_float(noise, "noise")
+    seed = _check_int(seed, "seed", 0)
+    rng = np.random.default_rng(seed)
+    t = 1.5 * np.pi * (1 + 2 * rng.random(n))
+    x = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / 5.0
+    return (x + noise * rng.standard_normal((n, 2))).astype(np.float32)
