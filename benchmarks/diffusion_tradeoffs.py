@@ -42,17 +42,15 @@ from genai_course.plotting import plot_image_grid, plot_samples_2d  # noqa: E402
 from genai_course.pretrained import load_pretrained  # noqa: E402
 
 
-def table(rows: list[dict], columns: dict[str, str]) -> str:
-    head = "| " + " | ".join(columns.values()) + " |\n|" + "---|" * len(columns)
-    body = "\n".join("| " + " | ".join(format(r[k], f) if f else str(r[k])
-                                       for k, f in zip(columns, _formats(columns), strict=True))
-                     + " |" for r in rows)
-    return f"{head}\n{body}"
+def table(rows: list[dict], columns: dict[str, tuple[str, str]]) -> str:
+    """A Markdown table of ``rows``; ``columns`` maps a key to its (header, number format)."""
+    def cell(value: object, spec: str) -> str:
+        return format(value, spec) if isinstance(value, float) else str(value)
 
-
-def _formats(columns: dict[str, str]) -> list[str]:
-    return [{"mmd": ".4f", "sliced_wasserstein": ".4f", "seconds": ".2f", "accuracy": ".3f",
-             "diversity": ".3f", "class_mmd": ".4f", "w": "g"}.get(k, "") for k in columns]
+    head = "| " + " | ".join(h for h, _ in columns.values()) + " |\n|" + "---|" * len(columns)
+    body = ["| " + " | ".join(cell(r[k], spec) for k, (_, spec) in columns.items()) + " |"
+            for r in rows]
+    return "\n".join([head, *body])
 
 
 def steps_study(plots: Path | None) -> None:
@@ -70,10 +68,11 @@ def steps_study(plots: Path | None) -> None:
     gauss = train.mean(0) + torch.randn(2000, 2, generator=generator) @ chol.T
     real = torch.as_tensor(toy2d.checkerboard(2000, seed=2))
     for name, x in [("Gaussian fit (baseline)", gauss), ("real data (floor)", real)]:
-        rows.append({"sampler": name, "steps": "-", "seconds": 0.0, "mmd": mmd_rbf(x, test),
+        rows.append({"sampler": name, "steps": "-", "seconds": "-", "mmd": mmd_rbf(x, test),
                      "sliced_wasserstein": sliced_wasserstein(x, test)})
-    print(table(rows, {"sampler": "sampler", "steps": "steps", "mmd": "MMD^2",
-                       "sliced_wasserstein": "sliced W1", "seconds": "seconds"}))
+    print(table(rows, {"sampler": ("sampler", ""), "steps": ("steps", ""),
+                       "mmd": ("MMD^2", ".4f"), "sliced_wasserstein": ("sliced W1", ".4f"),
+                       "seconds": ("seconds", ".2f")}))
     if plots:
         from matplotlib.figure import Figure
 
@@ -93,14 +92,14 @@ def guidance(per_class: int, plots: Path | None) -> None:
     rows = guidance_study(model, classifier, x, y, per_class=per_class, steps=50, seed=0)
     print(f"\nguidance study: {10 * per_class} samples per scale, DDIM-50, "
           f"{time.perf_counter() - start:.1f} s in all\n")
-    print(table(rows, {"w": "w", "accuracy": "classifier accuracy",
-                       "diversity": "within-class spread (real = 1)",
-                       "class_mmd": "MMD^2 to the real digits of the class",
-                       "seconds": "seconds"}))
+    print(table(rows, {"w": ("w", "g"), "accuracy": ("classifier accuracy", ".3f"),
+                       "diversity": ("within-class spread (real = 1)", ".3f"),
+                       "class_mmd": ("MMD^2 to the real digits of the class", ".4f"),
+                       "seconds": ("seconds", ".2f")}))
     if plots:
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(16, 4), layout="constrained")
+        fig = Figure(figsize=(9, 5), layout="constrained")
         axes = fig.subplots(1, len(rows))
         for ax, row in zip(axes, rows, strict=True):
             pick = torch.cat([torch.nonzero(row["labels"] == c)[:5, 0] for c in range(10)])

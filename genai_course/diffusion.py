@@ -23,7 +23,9 @@ shifted by one so that ``t = 0 .. T-1`` indexes tensors directly (the paper's ``
 * classifier-free guidance (Ho & Salimans 2022):
   ``eps = eps_uncond + w (eps_cond - eps_uncond)``: ``w = 0`` ignores the label, ``w = 1`` is
   the conditional model, ``w > 1`` pushes samples further towards the label (the
-  ``guidance_scale`` convention of Stable Diffusion).
+  ``guidance_scale`` convention of Stable Diffusion);
+* image-to-image editing (SDEdit, Meng et al. 2022): noise an image part of the way, then
+  denoise it with a new condition (:func:`img2img`).
 
 Denoisers here are called as ``model(x_t, t, labels)`` with ``t`` (n,) int64 steps and
 ``labels`` (n,) int64 or ``None``, and expose ``data_shape`` and ``num_classes`` (0 for an

@@ -1,0 +1,222 @@
+"""Wrong answers to Chapter 4's exercises, keyed by the answer cell's grade_id."""
+
+WRONG_ANSWERS: dict[str, dict[str, str]] = {
+    "ex1_q_sample": {
+        "missing square roots (variances used as weights)": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    abar = alphas_cumprod[t].reshape(-1, *([1] * (x0.dim() - 1))).to(x0.dtype)
+    return abar * x0 + (1 - abar) * noise
+''',
+        "abar index off by one (t + 1)": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    idx = (t + 1).clamp(max=len(alphas_cumprod) - 1)
+    abar = alphas_cumprod[idx].reshape(-1, *([1] * (x0.dim() - 1))).to(x0.dtype)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+''',
+        "abar index off by one (t - 1)": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    abar = alphas_cumprod[t - 1].reshape(-1, *([1] * (x0.dim() - 1))).to(x0.dtype)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+''',
+        "signal and noise weights swapped": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    abar = alphas_cumprod[t].reshape(-1, *([1] * (x0.dim() - 1))).to(x0.dtype)
+    return (1 - abar).sqrt() * x0 + abar.sqrt() * noise
+''',
+        "one step for the whole batch (the first row's)": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    abar = alphas_cumprod[t[0]].to(x0.dtype)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+''',
+        "returns float64 for float32 input": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    abar = alphas_cumprod[t].reshape(-1, *([1] * (x0.dim() - 1)))
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+''',
+        "calls the package": '''
+from genai_course.diffusion import NoiseSchedule
+def q_sample(x0, t, noise, alphas_cumprod):
+    prev = torch.cat([torch.ones(1, dtype=alphas_cumprod.dtype), alphas_cumprod[:-1]])
+    return NoiseSchedule(1 - alphas_cumprod / prev).q_sample(x0, t, noise)
+''',
+    },
+    "ex2_cosine_schedule": {
+        "t = 0 .. T-1 (off by one: starts at 1.0)": '''
+def cosine_alphas_cumprod(T, s=0.008):
+    f = lambda t: torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    t = torch.arange(0, T, dtype=torch.float64)
+    return f(t) / f(torch.zeros((), dtype=torch.float64))
+''',
+        "cosine not squared": '''
+def cosine_alphas_cumprod(T, s=0.008):
+    f = lambda t: torch.cos((t / T + s) / (1 + s) * math.pi / 2)
+    t = torch.arange(1, T + 1, dtype=torch.float64)
+    return f(t) / f(torch.zeros((), dtype=torch.float64))
+''',
+        "not normalised by f(0)": '''
+def cosine_alphas_cumprod(T, s=0.008):
+    f = lambda t: torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    return f(torch.arange(1, T + 1, dtype=torch.float64))
+''',
+        "offset s missing from the denominator": '''
+def cosine_alphas_cumprod(T, s=0.008):
+    f = lambda t: torch.cos((t / T + s) * math.pi / 2) ** 2
+    t = torch.arange(1, T + 1, dtype=torch.float64)
+    return f(t) / f(torch.zeros((), dtype=torch.float64))
+''',
+        "float32 result": '''
+def cosine_alphas_cumprod(T, s=0.008):
+    f = lambda t: torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    t = torch.arange(1, T + 1, dtype=torch.float32)
+    return f(t) / f(torch.zeros(()))
+''',
+        "calls the package": '''
+from genai_course.diffusion import NoiseSchedule
+def cosine_alphas_cumprod(T, s=0.008):
+    return NoiseSchedule.cosine(T, s=s).alphas_cumprod
+''',
+    },
+    "ex3_posterior_mean": {
+        "abar[t - 1] at t = 0 (wraps around to the last step)": '''
+def posterior_mean(x0, x_t, t, betas):
+    alphas = 1 - betas
+    abar = torch.cumprod(alphas, dim=0)
+    abar_prev = abar[t - 1]
+    return (abar_prev.sqrt() * betas[t] / (1 - abar[t]) * x0
+            + alphas[t].sqrt() * (1 - abar_prev) / (1 - abar[t]) * x_t)
+''',
+        "abar_t used where abar_{t-1} belongs (index off by one)": '''
+def posterior_mean(x0, x_t, t, betas):
+    alphas = 1 - betas
+    abar = torch.cumprod(alphas, dim=0)
+    abar_prev = abar[t]
+    return (abar_prev.sqrt() * betas[t] / (1 - abar[t]) * x0
+            + alphas[t].sqrt() * (1 - abar_prev) / (1 - abar[t]) * x_t)
+''',
+        "sqrt(abar_t) instead of sqrt(alpha_t) on x_t": '''
+def posterior_mean(x0, x_t, t, betas):
+    alphas = 1 - betas
+    abar = torch.cumprod(alphas, dim=0)
+    abar_prev = abar[t - 1] if t > 0 else torch.ones((), dtype=betas.dtype)
+    return (abar_prev.sqrt() * betas[t] / (1 - abar[t]) * x0
+            + abar[t].sqrt() * (1 - abar_prev) / (1 - abar[t]) * x_t)
+''',
+        "missing square roots": '''
+def posterior_mean(x0, x_t, t, betas):
+    alphas = 1 - betas
+    abar = torch.cumprod(alphas, dim=0)
+    abar_prev = abar[t - 1] if t > 0 else torch.ones((), dtype=betas.dtype)
+    return (abar_prev * betas[t] / (1 - abar[t]) * x0
+            + alphas[t] * (1 - abar_prev) / (1 - abar[t]) * x_t)
+''',
+        "coefficients of x0 and x_t swapped": '''
+def posterior_mean(x0, x_t, t, betas):
+    alphas = 1 - betas
+    abar = torch.cumprod(alphas, dim=0)
+    abar_prev = abar[t - 1] if t > 0 else torch.ones((), dtype=betas.dtype)
+    return (abar_prev.sqrt() * betas[t] / (1 - abar[t]) * x_t
+            + alphas[t].sqrt() * (1 - abar_prev) / (1 - abar[t]) * x0)
+''',
+        "calls the package": '''
+from genai_course.diffusion import NoiseSchedule
+def posterior_mean(x0, x_t, t, betas):
+    return NoiseSchedule(betas).posterior_mean(x0, t, x_t)
+''',
+    },
+    "ex4_ddpm_step": {
+        "variance instead of standard deviation": '''
+def ddpm_step(x_t, eps, t, betas, noise):
+    abar = torch.cumprod(1 - betas, dim=0)
+    x0_hat = (x_t - (1 - abar[t]).sqrt() * eps) / abar[t].sqrt()
+    mean = posterior_mean(x0_hat, x_t, t, betas)
+    if t == 0:
+        return mean
+    return mean + (1 - abar[t - 1]) / (1 - abar[t]) * betas[t] * noise
+''',
+        "noise added at t = 0": '''
+def ddpm_step(x_t, eps, t, betas, noise):
+    abar = torch.cumprod(1 - betas, dim=0)
+    x0_hat = (x_t - (1 - abar[t]).sqrt() * eps) / abar[t].sqrt()
+    abar_prev = abar[t - 1] if t > 0 else abar[0]
+    beta_tilde = (1 - abar_prev) / (1 - abar[t]) * betas[t] if t > 0 else betas[0]
+    return posterior_mean(x0_hat, x_t, t, betas) + beta_tilde.sqrt() * noise
+''',
+        "sigma_t^2 = beta_t instead of beta_tilde_t": '''
+def ddpm_step(x_t, eps, t, betas, noise):
+    abar = torch.cumprod(1 - betas, dim=0)
+    x0_hat = (x_t - (1 - abar[t]).sqrt() * eps) / abar[t].sqrt()
+    mean = posterior_mean(x0_hat, x_t, t, betas)
+    if t == 0:
+        return mean
+    return mean + betas[t].sqrt() * noise
+''',
+        "predicted x0 without square roots": '''
+def ddpm_step(x_t, eps, t, betas, noise):
+    abar = torch.cumprod(1 - betas, dim=0)
+    x0_hat = (x_t - (1 - abar[t]) * eps) / abar[t]
+    mean = posterior_mean(x0_hat, x_t, t, betas)
+    if t == 0:
+        return mean
+    return mean + ((1 - abar[t - 1]) / (1 - abar[t]) * betas[t]).sqrt() * noise
+''',
+        "calls the package": '''
+from genai_course.diffusion import NoiseSchedule
+def ddpm_step(x_t, eps, t, betas, noise):
+    return NoiseSchedule(betas).ddpm_step(eps, t, x_t, noise=noise)
+''',
+    },
+    "ex5_ddim_step": {
+        "alphas_cumprod[-1] at t_prev = -1 (wraps around instead of 1)": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
+    a_t, a_prev = alphas_cumprod[t], alphas_cumprod[t_prev]
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    return a_prev.sqrt() * x0_hat + (1 - a_prev).sqrt() * eps
+''',
+        "variance instead of standard deviation on the noise direction": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    return a_prev.sqrt() * x0_hat + (1 - a_prev) * eps
+''',
+        "missing sqrt on abar_prev": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    return a_prev * x0_hat + (1 - a_prev).sqrt() * eps
+''',
+        "re-noised with abar_t instead of abar_prev": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    return a_prev.sqrt() * x0_hat + (1 - a_t).sqrt() * eps
+''',
+        "calls the package": '''
+from genai_course.diffusion import NoiseSchedule
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
+    prev = torch.cat([torch.ones(1, dtype=alphas_cumprod.dtype), alphas_cumprod[:-1]])
+    return NoiseSchedule(1 - alphas_cumprod / prev).ddim_step(eps, t, t_prev, x_t)
+''',
+    },
+    "ex6_guided_eps": {
+        "guidance sign flipped": '''
+def guided_eps(eps_uncond, eps_cond, w):
+    return eps_cond + w * (eps_uncond - eps_cond)
+''',
+        "Ho & Salimans' (1 + w) convention": '''
+def guided_eps(eps_uncond, eps_cond, w):
+    return (1 + w) * eps_cond - w * eps_uncond
+''',
+        "weight on the conditional prediction only": '''
+def guided_eps(eps_uncond, eps_cond, w):
+    return eps_uncond + w * eps_cond
+''',
+        "calls the package": '''
+from genai_course.diffusion import guided_eps as _guided
+def guided_eps(eps_uncond, eps_cond, w):
+    return _guided(eps_uncond, eps_cond, w)
+''',
+    },
+}
