@@ -134,6 +134,21 @@ def test_no_solution_or_hidden_test_text_in_chapters(chapter):
         assert not leaked, f"{nb} leaks: {leaked[:3]}"
 
 
+def test_grade_ids_are_unique_across_chapters():
+    """Grading matches a submission's answer cells to the release by grade_id, so a grade_id
+    shared by two chapters would let one chapter's notebook earn points in the other."""
+    owners: dict[str, list[str]] = {}
+    for chapter in CHAPTERS:
+        source = nbformat.read(ROOT / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
+        for cell in source.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id:
+                owners.setdefault(grade_id, []).append(chapter)
+    assert {c for where in owners.values() for c in where} == set(CHAPTERS)
+    shared = {grade_id: where for grade_id, where in owners.items() if len(where) > 1}
+    assert not shared, f"grade_ids used more than once: {shared}"
+
+
 def test_notebooks_in_git_have_no_outputs():
     listed = subprocess.run(
         ["git", "-C", str(ROOT), "ls-files", "*.ipynb"], capture_output=True, text=True
