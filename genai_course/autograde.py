@@ -24,6 +24,7 @@ from typing import Any
 import nbformat
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Enum
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 IMPORTS_CELL = "imports"
@@ -111,6 +112,10 @@ class RebuildFromRelease(NbGraderPreprocessor):
 
 class SandboxedExecute(Execute):
     """nbgrader's Execute, with every answer cell run in the student's sandbox process."""
+
+    # the grading kernel holds nothing worth an orderly exit once its last cell has run
+    # (the sandbox is closed by then); a graceful shutdown costs about 1.5 s per submission
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         info = resources["nbgrader"]

@@ -1,9 +1,10 @@
 """Instructor commands on nbgrader's course layout: grade a class in parallel, export grades
 per exercise, and write feedback that never shows hidden tests.
 
-``grade`` runs ``nbgrader autograde`` itself (the course's nbgrader config, with the plug-ins
-of :mod:`genai_course.autograde`), one process per submission, ``jobs`` at a time, so the
-gradebook is the one sequential ``nbgrader autograde`` writes. Each submission gets one
+``grade`` runs nbgrader's own autograde (the course's nbgrader config, with the plug-ins of
+:mod:`genai_course.autograde`) in ``jobs`` long-lived worker processes
+(:mod:`genai_course.autograde_worker`), one submission at a time each, so the gradebook is
+the one sequential ``nbgrader autograde`` writes. Each submission gets one
 status line saying what happened; nothing one submission does stops the others.
 """
 
@@ -11,8 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
+import queue
 import subprocess
 import sys
 import time
@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 
 from . import autograde
+from .autograde_worker import AutogradeWorker
 from .release import find_course_root, list_chapters
 from .release import release as release_chapters
 
@@ -132,30 +133,16 @@ def _score(root: Path, chapter: str, student: str) -> tuple[float | None, float 
         return float(sub.score), float(sub.max_score)
 
 
-def _autograde(root: Path, chapter: str, student: str, submitted_dir: Path | None,
-               timeout: float, log: Path) -> str | None:
-    """Run ``nbgrader autograde`` for one student; None on success, else why it failed."""
-    cmd = [sys.executable, "-m", "nbgrader", "autograde", chapter, "--student", student,
-           "--force", f"--CourseDirectory.db_url={db_url(root)}"]
-    if submitted_dir is not None:
-        cmd.append(f"--CourseDirectory.submitted_directory={submitted_dir}")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as handle:
-        proc = subprocess.Popen(cmd, cwd=root, stdout=handle, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+def grade_one(root: Path, chapter: str, student: str, timeout: float = 600.0,
+              worker: AutogradeWorker | None = None) -> Result:
+    """Autograde one submission (with ``worker``, or a worker of its own) and say what
+    happened."""
+    if worker is None:
+        worker = AutogradeWorker(root, db_url(root))
         try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return f"grading took longer than {timeout:g} s and was stopped"
-    if code != 0:
-        return f"nbgrader autograde failed (exit code {code}); see {log.relative_to(root)}"
-    return None
-
-
-def grade_one(root: Path, chapter: str, student: str, timeout: float = 600.0) -> Result:
-    """Autograde one submission and say what happened."""
+            return grade_one(root, chapter, student, timeout, worker)
+        finally:
+            worker.close()
     start = time.perf_counter()
     submitted, autograded = _paths(root, chapter, student)
     log = root / ".grading" / "logs" / chapter / f"{student}.log"
@@ -179,7 +166,7 @@ def grade_one(root: Path, chapter: str, student: str, timeout: float = 600.0) ->
     else:
         release_nb = autograde.release_notebook(_config(root), chapter, chapter)
         notes += autograde.rebuild(release_nb, nbformat.read(submitted, as_version=4))[1]
-    failure = _autograde(root, chapter, student, staged, timeout, log)
+    failure = worker.autograde(chapter, student, staged, log, timeout)
     if failure:
         return Result(student, "failed", notes=[failure], seconds=time.perf_counter() - start)
     if status == "graded":
@@ -240,14 +227,29 @@ def grade(root: Path | str | None, chapter: str, jobs: int = 1, force: bool = Fa
         for student in everyone:
             if student in results:
                 report(results[student], everyone.index(student) + 1, len(everyone))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_one, root, chapter, s, timeout): s for s in todo}
-        for future in as_completed(futures):
-            result = future.result()
-            results[result.student] = result
-            done += 1
-            if report:
-                report(result, done, len(everyone))
+    idle: queue.SimpleQueue[AutogradeWorker] = queue.SimpleQueue()
+    workers = [AutogradeWorker(root, db_url(root)) for _ in range(min(jobs, len(todo)))]
+    for worker in workers:
+        idle.put(worker)
+
+    def run(student: str) -> Result:
+        worker = idle.get()
+        try:
+            return grade_one(root, chapter, student, timeout, worker)
+        finally:
+            idle.put(worker)
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(workers) or 1) as pool:
+            for future in as_completed([pool.submit(run, s) for s in todo]):
+                result = future.result()
+                results[result.student] = result
+                done += 1
+                if report:
+                    report(result, done, len(everyone))
+    finally:
+        for worker in workers:
+            worker.close()
     return [results[s] for s in everyone]
 
 
