@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("export", help="grades per student and exercise, as CSV (and JSON)")
     ex.add_argument("chapters", nargs="*", help="chapters to include (default: all graded)")
-    ex.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV file (grades.csv)")
+    ex.add_argument("--out", type=Path, default=Path("exercise_grades.csv"),
+                    help="CSV file (exercise_grades.csv; nbgrader export writes grades.csv)")
     ex.add_argument("--json", type=Path, default=None, help="also write this JSON file")
     ex.add_argument("--root", type=Path, default=None, help="course root (default: search up)")
 
