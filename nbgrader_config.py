@@ -6,14 +6,16 @@ instructor source, ``chapters/`` the generated student release.
 
 import os
 
+from genai_course.course import conventions
+
 c = get_config()  # noqa: F821 (injected by traitlets when it loads this file)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-c.CourseDirectory.course_id = "genai-course"
+c.CourseDirectory.course_id = conventions.COURSE_ID
 c.CourseDirectory.root = HERE
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "chapters"
+c.CourseDirectory.source_directory = conventions.SOURCE_DIR
+c.CourseDirectory.release_directory = conventions.RELEASE_DIR
 
 # The exchange (nbgrader release_assignment / fetch / submit / collect) lives inside the
 # course by default; on a shared JupyterHub point this at a directory every user can read.
@@ -23,18 +25,13 @@ c.Exchange.root = os.path.join(HERE, "exchange")
 # Notebooks run their small "grading" configuration then (NBGRADER_EXECUTION is set).
 c.Execute.timeout = 120
 
-c.ClearSolutions.code_stub = {
-    "python": (
-        "# YOUR CODE HERE: replace the line below with your implementation.\n"
-        'raise NotImplementedError("Exercise not attempted yet")'
-    )
-}
-c.ClearSolutions.text_stub = "YOUR ANSWER HERE (a few sentences; this answer is graded by hand)."
+c.ClearSolutions.code_stub = {"python": conventions.CODE_STUB}
+c.ClearSolutions.text_stub = conventions.TEXT_STUB
 
-# Trustworthy autograding (genai_course/autograde.py): a submission is graded as the release
-# with only the student's answers put in, each answer runs in a separate sandbox process,
-# and the tests, in the grading kernel, only ever see plain data coming back. Feedback
-# replaces hidden tests with a one-line verdict.
+# Trustworthy autograding (genai_course/course/nbgrader_plugins.py): a submission is graded
+# as the release with only the student's answers put in, each answer runs in a separate
+# sandbox process, and the tests, in the grading kernel, only ever see plain data coming
+# back. Feedback replaces hidden tests with a one-line verdict.
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
@@ -49,7 +46,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from genai_course.autograde import (  # noqa: E402
+from genai_course.course.nbgrader_plugins import (  # noqa: E402
     RebuildFromRelease,
     SandboxedExecute,
     SummarizeHiddenTests,

@@ -29,17 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from genai_course.data import toy2d  # noqa: E402
 from genai_course.data.digits import load_digits  # noqa: E402
-from genai_course.diffusion import (  # noqa: E402
+from genai_course.diffusion import MLPDenoiser, NoiseSchedule, train_diffusion  # noqa: E402
+from genai_course.diffusion.studies import (  # noqa: E402
     CHECKERBOARD_DEMO,
-    MLPDenoiser,
-    NoiseSchedule,
     guidance_study,
     sampling_study,
-    train_diffusion,
 )
-from genai_course.metrics import mmd_rbf, sliced_wasserstein  # noqa: E402
-from genai_course.plotting import plot_image_grid, plot_samples_2d  # noqa: E402
+from genai_course.evaluation.distances import mmd_rbf, sliced_wasserstein  # noqa: E402
 from genai_course.pretrained import load_pretrained  # noqa: E402
+from genai_course.viz.plotting import plot_image_grid, plot_samples_2d  # noqa: E402
 
 
 def table(rows: list[dict], columns: dict[str, tuple[str, str]]) -> str:

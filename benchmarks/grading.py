@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from genai_course import grader  # noqa: E402
+from genai_course.course import classroom as grader  # noqa: E402
 from tests.hostile import Chapter  # noqa: E402
 from tests.test_grading_class import cell_scores, make_course  # noqa: E402
 
@@ -63,9 +63,9 @@ def main() -> None:
         "nbgrader autograde (sequential)": lambda r: [
             py, "-m", "nbgrader", "autograde", ch, f"--CourseDirectory.db_url={grader.db_url(r)}"],
         "genai-course grade --jobs 2": lambda r: [
-            py, "-m", "genai_course.cli", "grade", ch, "--jobs", "2", "--root", str(r)],
+            py, "-m", "genai_course.course.cli", "grade", ch, "--jobs", "2", "--root", str(r)],
         "genai-course grade --jobs 4": lambda r: [
-            py, "-m", "genai_course.cli", "grade", ch, "--jobs", "4", "--root", str(r)],
+            py, "-m", "genai_course.course.cli", "grade", ch, "--jobs", "4", "--root", str(r)],
     }
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

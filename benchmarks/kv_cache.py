@@ -22,8 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from genai_course.llm.transformer import GPT, GPTConfig  # noqa: E402
 from genai_course.pretrained import load_pretrained  # noqa: E402
-from genai_course.transformer import GPT, GPTConfig  # noqa: E402
 
 
 def best_time(fn, repeats: int) -> tuple[float, torch.Tensor]:

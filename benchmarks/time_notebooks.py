@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from genai_course.release import list_chapters  # noqa: E402
+from genai_course.course.release import list_chapters  # noqa: E402
 
 BUDGET_S = {"full": 300, "quick": 60}
 

@@ -1,7 +1,23 @@
 """genai_course: the tested implementations the course notebooks import.
 
-Submodules are imported on demand (``from genai_course import ngram``) so that
-``import genai_course`` stays fast.
+Grouped by what the code is, not by chapter (code is reused across chapters)::
+
+    runtime, grading   what every notebook imports: device, seeds, run modes; the check_*
+                       helpers of graded test cells
+    core/              input checks, layers, the one training loop ``fit``, the model contract
+    data/              offline datasets: TinyLang, 2-D toys, digits, corpora, history tables
+    classic/           n-grams, generative vs discriminative classifiers, growth fits (ch. 1)
+    generative/        VAE, GAN, RealNVP, energy/score models, MADE (ch. 2)
+    llm/               tokenizers, attention, the GPT, MoE, masked LM, decoding (ch. 3, 6-10)
+    diffusion/         schedules, DDPM/DDIM samplers, denoisers, training, latent (ch. 4, 5)
+    evaluation/        sample distances and the judge networks (ch. 2, 4, 8)
+    viz/               plots and widgets
+    pretrained/        the shipped checkpoints: a registry and one recipe per checkpoint
+    course/            the instructor's machinery (release, grading, sandbox, CLI); students
+                       never import it
+
+Subpackages are imported on demand (``from genai_course.classic import ngram``), so
+``import genai_course`` stays fast. Each module's docstring says which chapters use it.
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Helpers for the graded exercises' test cells, and for testing those tests.
+"""Helpers for the graded exercises' test cells.
 
 Test cells use the ``check_*`` helpers: they compare exact types first, so an object
 whose ``__eq__`` always returns True, or a numpy scalar posing as a float, fails with a
@@ -6,9 +6,7 @@ message that says what was expected. ``package_disabled`` makes the package's ow
 implementation of an exercise raise while a hidden test runs, so calling it does not
 earn the points.
 
-Exercise cells follow one naming rule for nbgrader ``grade_id`` s: the answer cell of an
-exercise is ``<exercise>`` and its test cells are ``<exercise>__<suffix>``;
-:func:`exercises` groups a notebook's cells that way.
+Used in: every chapter's graded test cells.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any
 
@@ -122,10 +119,10 @@ def package_disabled(*functions: Callable[..., Any]) -> Iterator[None]:
 
     The function's code object is swapped, so every reference to it is disabled, also
     one a student bound earlier under another name (``from m import f as g``). While the
-    grading sandbox is active (``genai_course.sandbox``), the functions are switched off in
+    grading sandbox is active (``genai_course.course.sandbox``), the functions are switched off in
     the student's process, where the student's code runs.
     """
-    from . import sandbox
+    from genai_course.course import sandbox
 
     if sandbox.ACTIVE is not None:
         sandbox.ACTIVE.disable(functions)
@@ -146,51 +143,3 @@ def package_disabled(*functions: Callable[..., Any]) -> Iterator[None]:
     finally:
         for target, code in reversed(saved):
             target.__code__ = code
-
-
-@dataclass
-class Exercise:
-    """An exercise's answer cell and its graded test cells (in notebook order)."""
-
-    name: str
-    answer: str = ""
-    points: float = 0.0
-    tests: dict[str, str] = field(default_factory=dict)  # grade_id -> source
-    test_points: dict[str, float] = field(default_factory=dict)
-
-
-def exercises(nb: Any) -> dict[str, Exercise]:
-    """Group a notebook's autograded cells by exercise (see the module docstring)."""
-    found: dict[str, Exercise] = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        grade_id = meta.get("grade_id")
-        if grade_id is None or cell.cell_type != "code":
-            continue
-        name, _, suffix = grade_id.partition("__")
-        ex = found.setdefault(name, Exercise(name))
-        if meta.get("solution"):
-            ex.answer = cell.source
-        if meta.get("grade") and suffix:
-            ex.tests[grade_id] = cell.source
-            ex.test_points[grade_id] = float(meta.get("points", 0))
-            ex.points += float(meta.get("points", 0))
-    return {k: v for k, v in found.items() if v.tests}
-
-
-def run_exercise(answer: str, tests: dict[str, str]) -> dict[str, str | None]:
-    """Execute ``answer`` then each test cell in a fresh namespace; map each test's
-    grade_id to ``None`` (passed) or the error it raised. For testing the tests."""
-    results: dict[str, str | None] = {}
-    namespace: dict[str, Any] = {"__name__": "__exercise__"}
-    try:
-        exec(compile(answer, "<answer>", "exec"), namespace)
-    except Exception as exc:  # the answer itself is broken: every test fails
-        return {gid: f"answer cell raised {type(exc).__name__}: {exc}" for gid in tests}
-    for gid, source in tests.items():
-        try:
-            exec(compile(source, f"<{gid}>", "exec"), dict(namespace))
-            results[gid] = None
-        except Exception as exc:
-            results[gid] = f"{type(exc).__name__}: {exc}"
-    return results

@@ -2,7 +2,7 @@
 
 Every fixture is the chapter's release with some answers filled in (or the file mangled),
 plus the score each graded code cell must receive. Expected scores of ordinary answers
-come from running the tests in-process with :func:`genai_course.grading.run_exercise`;
+come from running the tests in-process with :func:`genai_course.course.exercises.run_exercise`;
 a hostile exercise (one that loops, crashes, floods memory or fakes its result) earns
 nothing, and nothing it does may change the grades of the other exercises.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import nbformat
 
-from genai_course import grading
-from genai_course.autograde import exported_names, is_answer
+from genai_course.course import exercises
+from genai_course.course.nbgrader_plugins import exported_names, is_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,7 @@ class Chapter:
         self.chapter = chapter
         self.solution = nbformat.read(ROOT / "solutions" / chapter / f"{chapter}.ipynb", 4)
         self.release = nbformat.read(ROOT / "chapters" / chapter / f"{chapter}.ipynb", 4)
-        self.exercises = grading.exercises(self.solution)
+        self.exercises = exercises.exercises(self.solution)
         self.order = [c.metadata.nbgrader["grade_id"] for c in self.release.cells
                       if is_answer(c) and c.cell_type == "code" and
                       c.metadata.nbgrader["grade_id"] in self.exercises]
@@ -75,7 +75,7 @@ class Chapter:
         if answer is None:
             return {gid: 0.0 for gid in ex.tests}
         setup = "\n".join([self.setup, *self.answers.values(), answer])
-        results = grading.run_exercise(setup, ex.tests)
+        results = exercises.run_exercise(setup, ex.tests)
         return {gid: ex.test_points[gid] if results[gid] is None else 0.0 for gid in ex.tests}
 
     def notebook(self, answers: dict[str, str], edit=None) -> bytes:

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genai_course.attention import (
+from genai_course.llm.attention import (
     KVCache,
     MultiHeadAttention,
     apply_rope,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from genai_course.autograde import SummarizeHiddenTests, exported_names, rebuild
+from genai_course.course.nbgrader_plugins import SummarizeHiddenTests, exported_names, rebuild
 
 
 def graded(cell, grade_id, solution=False, grade=False, points=0):

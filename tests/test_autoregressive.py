@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from genai_course.autoregressive import MADE, MaskedLinear, all_binary_vectors, nll, train_made
 from genai_course.data.digits import binarize, load_digits
+from genai_course.generative.made import MADE, MaskedLinear, all_binary_vectors, nll, train_made
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

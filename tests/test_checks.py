@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genai_course.checks import check_points
+from genai_course.core.checks import check_points
 
 
 def test_check_points_accepts_and_names_problems():

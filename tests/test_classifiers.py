@@ -11,7 +11,7 @@ from scipy.stats import multivariate_normal
 from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
-from genai_course.classifiers import GaussianClassConditional, LogisticRegression
+from genai_course.classic.classifiers import GaussianClassConditional, LogisticRegression
 from genai_course.data.toy2d import (
     BLOB_MEANS,
     BLOB_STDS,

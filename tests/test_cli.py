@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from genai_course import cli, doctor
+from genai_course.course import cli, doctor
 
 from .conftest import ROOT
 

@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from genai_course.classic.ngram import BOS, EOS, NGramLanguageModel
 from genai_course.data.corpora import (
     TRANSITIONS,
     MarkovChainCorpus,
@@ -15,7 +16,6 @@ from genai_course.data.corpora import (
     python_docs_sentences,
     tokenize,
 )
-from genai_course.ngram import BOS, EOS, NGramLanguageModel
 
 NUM_SAMPLES = 20_000
 

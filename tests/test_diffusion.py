@@ -13,28 +13,25 @@ from torch import nn
 from genai_course.data import toy2d
 from genai_course.data.digits import load_digits
 from genai_course.diffusion import (
-    DDPM_DIGITS,
+    DDIM,
+    DDPM,
     MLPDenoiser,
     NoiseSchedule,
-    ddim_timesteps,
     diffusion_loss,
     evaluate_loss,
-    guidance_study,
     guided_eps,
     img2img,
-    load_ddpm_digits,
-    mean_pairwise_distance,
     predict_eps,
     sample,
-    sampling_study,
-    schedule_from_config,
-    train_ddpm_digits,
     train_diffusion,
 )
-from genai_course.digit_classifier import accuracy
-from genai_course.metrics import mmd_rbf
+from genai_course.diffusion.studies import guidance_study, sampling_study
+from genai_course.evaluation.digit_classifier import evaluate_accuracy
+from genai_course.evaluation.distances import mean_pairwise_distance
+from genai_course.pretrained import ddpm_digits
+from genai_course.evaluation.distances import mmd_rbf
 from genai_course.pretrained import load_pretrained
-from genai_course.widgets import diffusion_explorer, guidance_explorer
+from genai_course.viz.widgets import diffusion_explorer, guidance_explorer
 
 F64 = torch.float64
 
@@ -96,7 +93,7 @@ def test_constructors_check_their_arguments() -> None:
     with pytest.raises(ValueError, match="s must be"):
         NoiseSchedule.cosine(10, s=-1)
     with pytest.raises(ValueError, match="schedule must be one of"):
-        schedule_from_config({"schedule": "sigmoid", "T": 10})
+        NoiseSchedule.named("sigmoid", 10)
     assert "T=10" in repr(NoiseSchedule.linear(10))
 
 
@@ -180,7 +177,7 @@ def test_ddpm_step_matches_ho_et_al_eq_11(kind, t) -> None:
     mu = (xt - p["beta"] / math.sqrt(1 - p["abar"]) * eps) / math.sqrt(p["alpha"])
     var = (1 - p["abar_prev"]) / (1 - p["abar"]) * p["beta"]
     want = mu + (math.sqrt(var) if t > 0 else 0.0) * z
-    torch.testing.assert_close(s.ddpm_step(eps, t, xt, noise=z), want, atol=1e-6, rtol=0)
+    torch.testing.assert_close(DDPM(s).step(eps, t, None, xt, noise=z), want, atol=1e-6, rtol=0)
 
 
 def test_ddpm_step_at_t0_returns_the_predicted_x0_and_per_row_steps_work() -> None:
@@ -188,14 +185,14 @@ def test_ddpm_step_at_t0_returns_the_predicted_x0_and_per_row_steps_work() -> No
     xt, eps = _randn(3, 2, seed=8), _randn(3, 2, seed=9)
     abar0 = 1 - s.betas[0].item()
     x0 = (xt - math.sqrt(1 - abar0) * eps) / math.sqrt(abar0)
-    torch.testing.assert_close(s.ddpm_step(eps, 0, xt, noise=_randn(3, 2, seed=10)), x0)
+    torch.testing.assert_close(DDPM(s).step(eps, 0, -1, xt, noise=_randn(3, 2, seed=10)), x0)
     torch.testing.assert_close(s.predict_x0(eps, 0, xt), x0)
     z = _randn(3, 2, seed=11)
-    rows = s.ddpm_step(eps, torch.tensor([0, 5, 50]), xt, noise=z)
+    rows = DDPM(s).step(eps, torch.tensor([0, 5, 50]), None, xt, noise=z)
     for i, t in enumerate([0, 5, 50]):
-        torch.testing.assert_close(rows[i], s.ddpm_step(eps[i:i + 1], t, xt[i:i + 1],
-                                                        noise=z[i:i + 1])[0])
-    clipped = s.ddpm_step(eps * 100, 0, xt, noise=z, clip_x0=1.0)
+        torch.testing.assert_close(rows[i], DDPM(s).step(eps[i:i + 1], t, t - 1, xt[i:i + 1],
+                                                           noise=z[i:i + 1])[0])
+    clipped = DDPM(s, clip_x0=1.0).step(eps * 100, 0, None, xt, noise=z)
     assert clipped.abs().max() <= 1.0 + 1e-12
 
 
@@ -209,44 +206,52 @@ def test_ddim_step_matches_song_et_al_eq_12(t, t_prev, eta) -> None:
     sigma = eta * math.sqrt((1 - a_prev) / (1 - a_t)) * math.sqrt(1 - a_t / a_prev)
     x0 = (xt - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
     want = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev - sigma**2) * eps + sigma * z
-    torch.testing.assert_close(s.ddim_step(eps, t, t_prev, xt, eta=eta, noise=z), want,
+    torch.testing.assert_close(DDIM(s, eta=eta).step(eps, t, t_prev, xt, noise=z), want,
                                atol=1e-6, rtol=0)
 
 
 def test_ddim_with_eta_0_is_deterministic_and_eta_1_is_ddpm() -> None:
     s = NoiseSchedule.cosine(200)
     xt, eps = _randn(4, 2, seed=15), _randn(4, 2, seed=16)
-    a = s.ddim_step(eps, 150, 100, xt, eta=0.0, noise=_randn(4, 2, seed=17))
-    b = s.ddim_step(eps, 150, 100, xt, eta=0.0, generator=torch.Generator().manual_seed(1))
+    a = DDIM(s).step(eps, 150, 100, xt, noise=_randn(4, 2, seed=17))
+    b = DDIM(s).step(eps, 150, 100, xt, generator=torch.Generator().manual_seed(1))
     assert torch.equal(a, b)
     # consecutive steps with eta = 1: sigma^2 is DDPM's beta_tilde (Song et al., section 4.1)
     z = _randn(4, 2, seed=18)
-    torch.testing.assert_close(s.ddim_step(eps, 150, 149, xt, eta=1.0, noise=z),
-                               s.ddpm_step(eps, 150, xt, noise=z), atol=1e-10, rtol=0)
+    torch.testing.assert_close(DDIM(s, eta=1.0).step(eps, 150, 149, xt, noise=z),
+                               DDPM(s).step(eps, 150, 149, xt, noise=z), atol=1e-10, rtol=0)
     # the final step to abar = 1 returns the predicted clean data
-    torch.testing.assert_close(s.ddim_step(eps, 7, -1, xt), s.predict_x0(eps, 7, xt))
+    torch.testing.assert_close(DDIM(s).step(eps, 7, -1, xt), s.predict_x0(eps, 7, xt))
 
 
 def test_ddim_step_checks_its_steps() -> None:
     s = NoiseSchedule.linear(10)
     x = torch.zeros(1, 2)
     with pytest.raises(ValueError, match="t_prev"):
-        s.ddim_step(x, 5, 5, x)
+        DDIM(s).step(x, 5, 5, x)
     with pytest.raises(ValueError, match="t_prev"):
-        s.ddim_step(x, 5, -2, x)
+        DDIM(s).step(x, 5, -2, x)
     with pytest.raises(ValueError, match="eta"):
-        s.ddim_step(x, 5, 2, x, eta=-1)
+        DDIM(s, eta=-1)
+    with pytest.raises(ValueError, match="DDPM steps from t to t - 1"):
+        DDPM(s).step(x, 5, 3, x)
+    with pytest.raises(TypeError, match="NoiseSchedule"):
+        DDIM("linear")
 
 
 def test_ddim_timesteps_are_evenly_spaced_and_end_at_0() -> None:
-    assert ddim_timesteps(1000, 10) == [900, 800, 700, 600, 500, 400, 300, 200, 100, 0]
-    assert ddim_timesteps(10, 10) == list(range(9, -1, -1))
-    assert ddim_timesteps(1000, 1) == [0]
-    assert ddim_timesteps(10, 3) == [6, 3, 0]
+    ddim_1000, ddim_10 = DDIM(NoiseSchedule.linear(1000)), DDIM(NoiseSchedule.linear(10))
+    assert ddim_1000.timesteps(10) == [900, 800, 700, 600, 500, 400, 300, 200, 100, 0]
+    assert ddim_10.timesteps(10) == ddim_10.timesteps() == list(range(9, -1, -1))
+    assert ddim_1000.timesteps(1) == [0]
+    assert ddim_10.timesteps(3) == [6, 3, 0]
+    assert DDPM(NoiseSchedule.linear(10)).timesteps() == list(range(9, -1, -1))
     with pytest.raises(ValueError, match="steps must be <= T"):
-        ddim_timesteps(10, 11)
+        ddim_10.timesteps(11)
     with pytest.raises(ValueError, match="steps must be an int"):
-        ddim_timesteps(10, 0)
+        ddim_10.timesteps(0)
+    with pytest.raises(ValueError, match="DDPM takes all"):
+        DDPM(NoiseSchedule.linear(10)).timesteps(5)
 
 
 def test_guidance_interpolates_and_extrapolates() -> None:
@@ -288,8 +293,9 @@ def test_samples_of_an_exact_denoiser_have_the_data_distribution(sampler, steps,
     tolerance); DDPM and DDIM through every step start at t = T - 1."""
     schedule = NoiseSchedule.cosine(200)
     model = GaussianDenoiser(schedule, torch.tensor([[1.0, -2.0], [0.0, 0.0]]), std=0.5)
-    x = sample(model, schedule, 4000, labels=0, guidance_scale=1.0, sampler=sampler, steps=steps,
-               seed=0, progress=False)
+    runner = DDPM(schedule) if sampler == "ddpm" else DDIM(schedule)
+    x = sample(model, runner, 4000, steps=steps, labels=0, guidance_scale=1.0, seed=0,
+               progress=False)
     assert x.shape == (4000, 2) and x.dtype == torch.float32
     np.testing.assert_allclose(x.mean(0).numpy(), [1.0, -2.0], atol=tol)
     np.testing.assert_allclose(x.std(0).numpy(), [0.5, 0.5], atol=tol)
@@ -300,8 +306,8 @@ def test_guidance_pushes_samples_past_the_conditional_mean() -> None:
     and w > 1 overshoots away from the unconditional mean."""
     schedule = NoiseSchedule.cosine(100)
     model = GaussianDenoiser(schedule, torch.tensor([[1.0, 0.0], [0.0, 0.0]]), std=0.3)
-    means = [sample(model, schedule, 2000, labels=0, guidance_scale=w, sampler="ddim", steps=50,
-                    seed=1, progress=False)[:, 0].mean().item() for w in (0.0, 1.0, 3.0)]
+    means = [sample(model, DDIM(schedule), 2000, steps=50, labels=0, guidance_scale=w, seed=1,
+                    progress=False)[:, 0].mean().item() for w in (0.0, 1.0, 3.0)]
     assert means[0] == pytest.approx(0.0, abs=0.05)
     assert means[1] == pytest.approx(1.0, abs=0.05)
     assert means[2] > 1.3
@@ -310,13 +316,16 @@ def test_guidance_pushes_samples_past_the_conditional_mean() -> None:
 def test_sampling_is_seeded_and_reports_each_step() -> None:
     schedule = NoiseSchedule.linear(50)
     model = GaussianDenoiser(schedule, torch.zeros(1, 2), std=1.0)
-    a = sample(model, schedule, 8, seed=3, progress=False)
-    assert torch.equal(a, sample(model, schedule, 8, seed=3, progress=False))
-    assert not torch.equal(a, sample(model, schedule, 8, seed=4, progress=False))
+    ddpm = DDPM(schedule)
+    a = sample(model, ddpm, 8, seed=3, progress=False)
+    assert torch.equal(a, sample(model, ddpm, 8, seed=3, progress=False))
+    assert torch.equal(a, sample(model, ddpm, 8, generator=torch.Generator().manual_seed(3),
+                                 progress=False))
+    assert not torch.equal(a, sample(model, ddpm, 8, seed=4, progress=False))
     seen = []
-    sample(model, schedule, 2, sampler="ddim", steps=5, seed=0, progress=False,
+    sample(model, DDIM(schedule), 2, steps=5, seed=0, progress=False,
            callback=lambda t, x, x0: seen.append((t, x.shape, x0.shape)))
-    assert [s[0] for s in seen] == ddim_timesteps(50, 5)
+    assert [s[0] for s in seen] == DDIM(schedule).timesteps(5)
     assert all(shape == (2, 2) for _, shape, _ in seen)
 
 
@@ -345,21 +354,24 @@ def test_predict_eps_batches_the_two_passes() -> None:
 def test_sample_checks_its_arguments() -> None:
     schedule = NoiseSchedule.linear(10)
     model = GaussianDenoiser(schedule, torch.zeros(3, 2), std=1.0)
-    with pytest.raises(ValueError, match="sampler must be"):
-        sample(model, schedule, 2, sampler="euler")
+    ddpm = DDPM(schedule)
+    with pytest.raises(TypeError, match="sampler must be a DDPM or DDIM"):
+        sample(model, schedule, 2)
     with pytest.raises(ValueError, match="DDPM takes all"):
-        sample(model, schedule, 2, steps=5)
+        sample(model, ddpm, 2, steps=5)
     with pytest.raises(ValueError, match="guidance_scale needs labels"):
-        sample(model, schedule, 2, guidance_scale=2.0)
+        sample(model, ddpm, 2, guidance_scale=2.0)
     with pytest.raises(ValueError, match="labels must lie"):
-        sample(model, schedule, 2, labels=2)
+        sample(model, ddpm, 2, labels=2)
     with pytest.raises(ValueError, match="labels must be one int"):
-        sample(model, schedule, 2, labels=[0, 1, 0])
+        sample(model, ddpm, 2, labels=[0, 1, 0])
     with pytest.raises(ValueError, match="n must be"):
-        sample(model, schedule, 0)
+        sample(model, ddpm, 0)
+    with pytest.raises(ValueError, match="a seed or a generator"):
+        sample(model, ddpm, 2, seed=0, generator=torch.Generator())
     plain = MLPDenoiser(dim=2, hidden=8, n_blocks=1, seed=0)
     with pytest.raises(ValueError, match="unconditional"):
-        sample(plain, schedule, 2, labels=0)
+        sample(plain, ddpm, 2, labels=0)
 
 
 # -- training --------------------------------------------------------------------------------
@@ -403,7 +415,7 @@ def test_a_trained_2d_model_beats_a_gaussian_baseline(one_thread) -> None:
                               seed=0, progress=False)
     assert history.steps == 1500 and not model.training
     assert evaluate_loss(model, schedule, test) < 0.8 * before
-    samples = sample(model, schedule, 1000, sampler="ddim", steps=50, seed=0, progress=False)
+    samples = sample(model, DDIM(schedule), 1000, steps=50, seed=0, progress=False)
     chol = torch.linalg.cholesky(torch.cov(train.T))
     z = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))
     baseline = train.mean(0) + z @ chol.T
@@ -443,14 +455,14 @@ def test_mlp_denoiser_checks_inputs() -> None:
 # -- the shipped checkpoint ------------------------------------------------------------------
 
 def test_ddpm_digits_trainer_and_loader_round_trip(one_thread) -> None:
-    payload = train_ddpm_digits(0, {"steps": 2, "channels": (8, 8), "emb_dim": 16, "T": 20})
+    payload = ddpm_digits.train(0, {"steps": 2, "channels": (8, 8), "emb_dim": 16, "T": 20})
     assert set(payload) == {"config", "state_dict", "extra", "metrics"}
     assert all(v.dtype == torch.float16 for v in payload["state_dict"].values()
                if v.is_floating_point())
-    model = load_ddpm_digits(payload)
-    assert model.schedule.T == 20 and model.num_classes == DDPM_DIGITS["num_classes"]
-    x = sample(model, model.schedule, 3, labels=[0, 1, 2], guidance_scale=2.0, sampler="ddim",
-               steps=4, seed=0, progress=False)
+    model = ddpm_digits.load(payload)
+    assert model.schedule.T == 20 and model.num_classes == ddpm_digits.CONFIG["num_classes"]
+    x = sample(model, DDIM(model.schedule), 3, steps=4, labels=[0, 1, 2], guidance_scale=2.0,
+               seed=0, progress=False)
     assert x.shape == (3, 1, 8, 8) and torch.isfinite(x).all()
 
 
@@ -460,12 +472,13 @@ def test_shipped_ddpm_digits_draws_the_requested_digit_under_guidance(one_thread
     model = load_pretrained("ddpm-digits")
     classifier = load_pretrained("digits-classifier")
     assert model.data_shape == (1, 8, 8) and model.num_classes == 10
-    assert isinstance(model.schedule, NoiseSchedule) and model.schedule.T == DDPM_DIGITS["T"]
+    assert isinstance(model.schedule, NoiseSchedule)
+    assert model.schedule.T == ddpm_digits.CONFIG["T"]
     labels = torch.arange(10).repeat_interleave(20)
-    x = sample(model, model.schedule, len(labels), labels=labels, guidance_scale=3.0,
-               sampler="ddim", steps=50, seed=0, clip_x0=1.0, progress=False)
+    x = sample(model, DDIM(model.schedule, clip_x0=1.0), len(labels), steps=50, labels=labels,
+               guidance_scale=3.0, seed=0, progress=False)
     assert x.shape == (200, 1, 8, 8) and x.abs().max() <= 1.0 + 1e-5
-    acc = accuracy(classifier, x, labels)
+    acc = evaluate_accuracy(classifier, x, labels)
     assert acc >= 0.8, acc
 
 
@@ -567,14 +580,15 @@ def test_img2img_strength_decides_how_much_of_the_image_survives() -> None:
     schedule = NoiseSchedule.cosine(100)
     model = Spy(schedule, torch.tensor([[3.0, 3.0], [0.0, 0.0]]), std=0.5)
     images = torch.zeros(500, 2)
-    weak = img2img(model, schedule, images, 0.2, labels=0, guidance_scale=1.0, steps=10, seed=0)
-    assert calls == ddim_timesteps(100, 10)[-2:]  # the last round(0.2 * 10) = 2 steps
-    strong = img2img(model, schedule, images, 1.0, labels=0, guidance_scale=1.0, steps=10, seed=0)
+    ddim = DDIM(schedule)
+    weak = img2img(model, ddim, images, 0.2, steps=10, labels=0, guidance_scale=1.0, seed=0)
+    assert calls == ddim.timesteps(10)[-2:]  # the last round(0.2 * 10) = 2 steps
+    strong = img2img(model, ddim, images, 1.0, steps=10, labels=0, guidance_scale=1.0, seed=0)
     # a little noise keeps the image near its start (0, 0); full strength moves it to class 0
     assert weak.mean().item() < 0.5 < 2.5 < strong.mean().item()
-    assert torch.equal(weak, img2img(model, schedule, images, 0.2, labels=0, guidance_scale=1.0,
-                                     steps=10, seed=0))
+    assert torch.equal(weak, img2img(model, ddim, images, 0.2, steps=10, labels=0,
+                                     guidance_scale=1.0, seed=0))
     with pytest.raises(ValueError, match="strength must lie in"):
-        img2img(model, schedule, images, 0.0)
+        img2img(model, ddim, images, 0.0)
     with pytest.raises(ValueError, match="images must have shape"):
-        img2img(model, schedule, torch.zeros(3, 5), 0.5)
+        img2img(model, ddim, torch.zeros(3, 5), 0.5)

@@ -6,26 +6,20 @@ import pytest
 import torch
 
 from genai_course.data.digits import load_digits
-from genai_course.digit_classifier import (
-    DigitClassifier,
-    accuracy,
-    augment,
-    load_digit_classifier,
-    predict,
-    train_digit_classifier,
-)
-from genai_course.pretrained import load_pretrained
+from genai_course.evaluation.digit_classifier import DigitClassifier, evaluate_accuracy, predict
+from genai_course.pretrained import digits_classifier, load_pretrained
+from genai_course.pretrained.digits_classifier import augment
 
 
 def test_shipped_classifier_recognises_held_out_digits() -> None:
     model = load_pretrained("digits-classifier")
     x, y = load_digits("test")
-    acc = accuracy(model, x, y)
+    acc = evaluate_accuracy(model, x, y)
     assert acc >= 0.95, acc
     assert model.metrics["test_accuracy"] == pytest.approx(acc)
     # it judges shapes, not pixel-exact values: mild noise barely changes its verdict
     noisy = x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
-    assert accuracy(model, noisy, y) >= 0.93
+    assert evaluate_accuracy(model, noisy, y) >= 0.93
 
 
 def test_augment_shifts_by_at_most_one_pixel_and_pads_with_background() -> None:
@@ -41,12 +35,12 @@ def test_augment_shifts_by_at_most_one_pixel_and_pads_with_background() -> None:
 
 
 def test_trainer_and_loader_round_trip(one_thread) -> None:
-    payload = train_digit_classifier(0, {"steps": 3, "channels": (4, 4), "hidden": 8})
+    payload = digits_classifier.train(0, {"steps": 3, "channels": (4, 4), "hidden": 8})
     assert set(payload) == {"config", "state_dict", "extra", "metrics"}
-    model = load_digit_classifier(payload)
+    model = digits_classifier.load(payload)
     x, y = load_digits("test")
     assert predict(model, x[:5]).shape == (5,)
-    assert accuracy(model, x, y) == pytest.approx(payload["metrics"]["test_accuracy"])
+    assert evaluate_accuracy(model, x, y) == pytest.approx(payload["metrics"]["test_accuracy"])
 
 
 def test_classifier_checks_shapes() -> None:
@@ -54,4 +48,4 @@ def test_classifier_checks_shapes() -> None:
     with pytest.raises(ValueError, match="x must have shape"):
         model(torch.zeros(2, 64))
     with pytest.raises(ValueError, match="labels must have shape"):
-        accuracy(model, torch.zeros(2, 1, 8, 8), torch.zeros(3, dtype=torch.long))
+        evaluate_accuracy(model, torch.zeros(2, 1, 8, 8), torch.zeros(3, dtype=torch.long))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from genai_course.data.toy2d import gaussian_mixture_log_density, ring_log_density
-from genai_course.energy import (
+from genai_course.generative.energy import (
     GaussianMixtureEnergy,
     ScoreNet,
     annealed_langevin,

@@ -8,8 +8,8 @@ import importlib
 import nbformat
 import pytest
 
-from genai_course import grading
-from genai_course import release as rel
+from genai_course.course import exercises
+from genai_course.course import release as rel
 
 from .conftest import ROOT
 
@@ -22,19 +22,19 @@ def load(chapter: str):
     earlier one, and each one is judged as if the others were right), and its wrong answers."""
     solution = nbformat.read(ROOT / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
     released = nbformat.read(ROOT / "chapters" / chapter / f"{chapter}.ipynb", as_version=4)
-    solved = grading.exercises(solution)
+    solved = exercises.exercises(solution)
     setup = "\n".join(
         [next(c.source for c in solution.cells if c.get("id") == "imports")]
         + [ex.answer for ex in solved.values()]
     )
     wrong = importlib.import_module(f"tests.wrong_answers.ch{chapter}").WRONG_ANSWERS
-    return solved, grading.exercises(released), setup, wrong
+    return solved, exercises.exercises(released), setup, wrong
 
 
 CASES = [
     (chapter, name)
     for chapter in CHAPTERS
-    for name in grading.exercises(
+    for name in exercises.exercises(
         nbformat.read(ROOT / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
     )
 ]
@@ -52,7 +52,7 @@ def test_chapter_has_enough_graded_exercises(chapter):
 def test_solution_passes_every_test(chapter, name):
     solution, _, setup, _ = load(chapter)
     ex = solution[name]
-    results = grading.run_exercise(setup + "\n" + ex.answer, ex.tests)
+    results = exercises.run_exercise(setup + "\n" + ex.answer, ex.tests)
     assert all(r is None for r in results.values()), results
     assert any(gid.endswith("__hidden") for gid in ex.tests), "each exercise has hidden tests"
 
@@ -60,7 +60,7 @@ def test_solution_passes_every_test(chapter, name):
 @pytest.mark.parametrize(("chapter", "name"), CASES)
 def test_stub_fails_every_test(chapter, name):
     solution, released, setup, _ = load(chapter)
-    results = grading.run_exercise(setup + "\n" + released[name].answer, solution[name].tests)
+    results = exercises.run_exercise(setup + "\n" + released[name].answer, solution[name].tests)
     assert all(r is not None for r in results.values()), results
 
 
@@ -70,6 +70,6 @@ def test_each_wrong_answer_is_caught(chapter, name):
     ex = solution[name]
     assert len(wrong[name]) >= 2
     for label, source in wrong[name].items():
-        results = grading.run_exercise(setup + "\n" + source, ex.tests)
+        results = exercises.run_exercise(setup + "\n" + source, ex.tests)
         failed = [gid for gid, r in results.items() if r is not None]
         assert failed, f"{name}: the wrong answer '{label}' passes every test"

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from genai_course.data.toy2d import moons
-from genai_course.flows import AffineCoupling, RealNVP, alternating_masks, train_flow
+from genai_course.generative.flows import AffineCoupling, RealNVP, alternating_masks, train_flow
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genai_course.gan import (
+from genai_course.generative.gan import (
     MLPDiscriminator,
     MLPGenerator,
     discriminator_loss,

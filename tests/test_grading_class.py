@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from genai_course import grader
-from genai_course.cli import main
-from genai_course.release import list_chapters, release
+from genai_course.course import classroom as grader
+from genai_course.course.cli import main
+from genai_course.course.release import list_chapters, release
+from genai_course.course.workers import AutogradeWorker
 
 from .conftest import ROOT
 from .hostile import hostile_class, write_class
@@ -153,6 +154,23 @@ def test_export_has_one_column_per_exercise_and_adds_up(graded, tmp_path, capsys
         assert float(row["total"]) == pytest.approx(sum(f.expected.values()))
         assert float(row["max"]) > sum(fixtures[0].expected.values())  # + written answers
     assert json.loads(js.read_text())["columns"][0] == "student"
+
+
+def test_a_submission_past_the_time_limit_is_stopped_and_its_worker_replaced(graded):
+    chapter = CHAPTERS[0]
+    root, fixtures, _ = graded(chapter)
+    correct = next(f for f in fixtures if f.student == "correct")
+    before = cell_scores(root, chapter)["correct"]
+    worker = AutogradeWorker(root, grader.db_url(root))
+    try:
+        slow = grader.grade_one(root, chapter, "correct", timeout=0.5, worker=worker)
+        assert slow.status == "failed" and "longer than 0.5 s" in slow.notes[0]
+        again = grader.grade_one(root, chapter, "correct", worker=worker)
+        assert again.status == "graded"
+        assert again.score == pytest.approx(sum(correct.expected.values()))
+    finally:
+        worker.close()
+    assert cell_scores(root, chapter)["correct"] == before
 
 
 def test_cli_grade_reports_status_lines_and_bad_input(graded, capsys):

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from genai_course import grading, runtime
+from genai_course.course import exercises
 
 
 class AlwaysEqual(float):
@@ -65,7 +66,7 @@ def _exercise_notebook():
 
 
 def test_exercises_groups_cells_and_points():
-    found = grading.exercises(_exercise_notebook())
+    found = exercises.exercises(_exercise_notebook())
     assert list(found) == ["ex_add"]
     ex = found["ex_add"]
     assert ex.points == 3.0 and list(ex.tests) == ["ex_add__visible", "ex_add__hidden"]
@@ -73,14 +74,14 @@ def test_exercises_groups_cells_and_points():
 
 
 def test_run_exercise_reports_each_test():
-    ex = grading.exercises(_exercise_notebook())["ex_add"]
-    assert grading.run_exercise(ex.answer, ex.tests) == {
+    ex = exercises.exercises(_exercise_notebook())["ex_add"]
+    assert exercises.run_exercise(ex.answer, ex.tests) == {
         "ex_add__visible": None,
         "ex_add__hidden": None,
     }
-    wrong = grading.run_exercise("def add(a, b):\n    return a - b\n", ex.tests)
+    wrong = exercises.run_exercise("def add(a, b):\n    return a - b\n", ex.tests)
     assert all(v is not None for v in wrong.values())
-    broken = grading.run_exercise("def add(a, b) return", ex.tests)
+    broken = exercises.run_exercise("def add(a, b) return", ex.tests)
     assert all("SyntaxError" in v for v in broken.values())
 
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from genai_course.classic.growth import DoublingFit, fit_doubling_time
 from genai_course.data.history import EARLY_LLM_SIZES, LLM_SIZES
-from genai_course.growth import DoublingFit, fit_doubling_time
 
 
 def test_exact_exponential() -> None:

@@ -7,8 +7,13 @@ import torch
 
 from genai_course.data.digits import load_digits
 from genai_course.diffusion import MLPDenoiser, NoiseSchedule
-from genai_course.latent import LatentDiffusion, encode_means, latent_scale, train_latent_diffusion
-from genai_course.vae import VAE
+from genai_course.diffusion.latent import (
+    LatentDiffusion,
+    encode_means,
+    latent_scale,
+    train_latent_diffusion,
+)
+from genai_course.generative.vae import VAE
 
 
 def test_latent_scale_gives_unit_variance() -> None:

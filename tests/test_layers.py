@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from genai_course.layers import mlp, widths
+from genai_course.core.layers import mlp, widths
 
 
 def test_widths_accepts_ints_and_sequences_and_rejects_the_rest():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genai_course.masked_lm import IGNORE_INDEX, mask_tokens
+from genai_course.llm.masked_lm import IGNORE_INDEX, mask_tokens
 
 
 def test_proportions_and_labels() -> None:

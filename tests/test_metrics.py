@@ -11,7 +11,7 @@ import torch
 from scipy.stats import wasserstein_distance
 
 from genai_course.data.toy2d import ring_means, ring_of_gaussians
-from genai_course.metrics import mmd_rbf, mode_coverage, sliced_wasserstein
+from genai_course.evaluation.distances import mmd_rbf, mode_coverage, sliced_wasserstein
 
 
 def _mmd_brute_force(x: np.ndarray, y: np.ndarray, bandwidths: tuple[float, ...]) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genai_course.moe import MoEFeedForward, load_balancing_loss
+from genai_course.llm.moe import MoEFeedForward, load_balancing_loss
 
 
 def dense_reference(moe: MoEFeedForward, x: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Tests for genai_course.ngram, against nltk.lm and hand-computed values."""
+"""Tests for genai_course.classic.ngram, against nltk.lm and hand-computed values."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from nltk.lm import MLE
 from nltk.lm.preprocessing import padded_everygram_pipeline
 from nltk.util import ngrams
 
-from genai_course.ngram import (
+from genai_course.classic.ngram import (
     BOS,
     EOS,
     NGramLanguageModel,
@@ -370,7 +370,7 @@ def test_refit_replaces_counts_and_repr() -> None:
 
 
 def test_unknown_words_make_smoothed_perplexity_finite() -> None:
-    from genai_course.ngram import UNK, build_vocab, map_unknown
+    from genai_course.classic.ngram import UNK, build_vocab, map_unknown
 
     train = [["a", "b", "a"], ["a", "c"], ["b", "a"]]
     vocab = build_vocab(train, min_count=2)

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from genai_course import release as rel
+from genai_course.course import release as rel
 
 from .conftest import ROOT
 

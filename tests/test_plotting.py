@@ -12,11 +12,11 @@ import pytest  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from genai_course.classifiers import GaussianClassConditional, LogisticRegression  # noqa: E402
+from genai_course.classic.classifiers import GaussianClassConditional, LogisticRegression  # noqa: E402
+from genai_course.classic.growth import fit_doubling_time  # noqa: E402
 from genai_course.data.history import EARLY_LLM_SIZES, LLM_SIZES, MILESTONES  # noqa: E402
 from genai_course.data.toy2d import two_class_blobs  # noqa: E402
-from genai_course.growth import fit_doubling_time  # noqa: E402
-from genai_course.plotting import (  # noqa: E402
+from genai_course.viz.plotting import (  # noqa: E402
     plot_decision_regions,
     plot_model_sizes,
     plot_timeline,
@@ -122,7 +122,7 @@ def test_decision_regions_multiclass_into_given_axes() -> None:
 def test_image_grid_tiles_images_and_rejects_bad_shapes():
     import torch
 
-    from genai_course.plotting import plot_image_grid
+    from genai_course.viz.plotting import plot_image_grid
 
     images = torch.linspace(-1, 1, 5 * 64).reshape(5, 1, 8, 8)
     fig = plot_image_grid(images, nrow=3, labels=list("abcde"))
@@ -138,7 +138,7 @@ def test_image_grid_tiles_images_and_rejects_bad_shapes():
 
 def test_density_and_samples_plots():
     from genai_course.data.toy2d import ring_log_density
-    from genai_course.plotting import plot_density_2d, plot_samples_2d
+    from genai_course.viz.plotting import plot_density_2d, plot_samples_2d
 
     fig = plot_density_2d(lambda p: ring_log_density(p), extent=3, resolution=50,
                           samples=np.zeros((10, 2)))

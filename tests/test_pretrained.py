@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genai_course import pretrained
-from genai_course.cli import main
+from genai_course.course.cli import main
 
 
 class Tiny(torch.nn.Module):
@@ -15,12 +15,13 @@ class Tiny(torch.nn.Module):
         self.linear = torch.nn.Linear(2, width)
 
 
-def tiny_trainer(seed: int) -> dict:
+def train(seed: int, config: dict | None = None) -> dict:
+    """This module is the throwaway checkpoint's recipe."""
     torch.manual_seed(seed)
     return {"config": {"width": 3}, "state_dict": Tiny(3).state_dict(), "metrics": {"loss": 1.0}}
 
 
-def tiny_loader(payload: dict) -> torch.nn.Module:
+def load(payload: dict) -> torch.nn.Module:
     model = Tiny(**payload["config"])
     model.load_state_dict(payload["state_dict"])
     return model
@@ -33,7 +34,7 @@ def entry(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "REGISTRY", {})
     ck = pretrained.Checkpoint(
         name="tiny", filename="tiny.pt", sha256="0" * 64,
-        loader=f"{__name__}:tiny_loader", trainer=f"{__name__}:tiny_trainer", description="t",
+        recipe=__name__, description="t",
     )
     pretrained.register(ck)
     return ck

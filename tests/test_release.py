@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from genai_course import release as rel
-from genai_course.cli import main as cli_main
+from genai_course.course import release as rel
+from genai_course.course.cli import main as cli_main
 
 from .conftest import ROOT
 
@@ -166,6 +166,6 @@ def test_notebooks_in_git_have_no_outputs():
 
 def test_cli_runs_as_a_module():
     out = subprocess.run(
-        [sys.executable, "-m", "genai_course.cli", "--version"], capture_output=True, text=True
-    )
+        [sys.executable, "-m", "genai_course.course.cli", "--version"], capture_output=True,
+        text=True)
     assert out.returncode == 0 and "genai-course" in out.stdout

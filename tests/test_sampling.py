@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from genai_course.sampling import (
+from genai_course.llm.decoding import (
     apply_temperature,
     greedy,
     next_token_distribution,
@@ -110,9 +110,9 @@ def test_filters_then_sampling_follow_the_distribution() -> None:
 
 
 def test_next_token_explorer_widget_follows_the_sliders() -> None:
-    from genai_course.tokenizers import CharTokenizer
-    from genai_course.transformer import GPT, GPTConfig
-    from genai_course.widgets import next_token_explorer
+    from genai_course.llm.tokenizers import CharTokenizer
+    from genai_course.llm.transformer import GPT, GPTConfig
+    from genai_course.viz.widgets import next_token_explorer
 
     tokenizer = CharTokenizer("ab<c ")
     model = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=8), seed=0)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from genai_course import sandbox, vae
+from genai_course.course import sandbox
+from genai_course.course.sandbox import codec
+from genai_course.generative import vae
 from genai_course.grading import package_disabled
-from genai_course.sandbox import codec
 
 # -- codec ---------------------------------------------------------------------------------
 
@@ -107,7 +108,7 @@ EXPORTS = ["double", "loop", "crash", "hog", "chatty", "fake", "kl"]
 @pytest.fixture
 def student():
     printed: list[str] = []
-    proc = sandbox.StudentProcess(setup="import torch\nfrom genai_course import vae",
+    proc = sandbox.StudentProcess(setup="import torch\nfrom genai_course.generative import vae",
                                   call_timeout=3.0, memory_mb=600, on_output=printed.append)
     proc.printed = printed
     yield proc

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genai_course import tinygpt
 from genai_course.data.tinylang import TinyLang
+from genai_course.llm.tokenizers import CharTokenizer
+from genai_course.llm.transformer import GPT, count_parameters
 from genai_course.pretrained import REGISTRY, load_pretrained, sha256_of
-from genai_course.tokenizers import CharTokenizer
-from genai_course.transformer import GPT, count_parameters
+from genai_course.pretrained import tinygpt_tinylang as tinygpt
+from genai_course.llm import tinylang_lm
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_validation_loss_is_within_ten_percent_of_the_entropy_floor(model: GPT,
     floor the standard error of this estimate is about 2% (4.1 nats per sentence / sqrt(200)
     over 13 nats), well inside the 10% margin."""
     lang = TinyLang(tinygpt.LANGUAGE_SEED)
-    report = tinygpt.floor_report(model, lang, lang.text("validation", 200))
+    report = tinylang_lm.floor_report(model, lang, lang.text("validation", 200))
     assert report["floor"] == pytest.approx(lang.entropy_per_char())
     assert report["ratio_to_true_loss"] < 1.1
     assert report["ratio_to_floor"] < 1.1
@@ -57,8 +58,8 @@ def test_generated_text_is_mostly_grammatical(model: GPT, one_thread) -> None:
 
 
 def test_recipe_pieces(one_thread) -> None:
-    tok = tinygpt.tinylang_tokenizer()
-    ids = tinygpt.encode_text(tok, "the boy runs.\n")
+    tok = tinylang_lm.tinylang_tokenizer()
+    ids = tinylang_lm.encode_text(tok, "the boy runs.\n")
     assert ids.dtype == torch.long and tok.decode(ids.tolist()) == "\nthe boy runs.\n"
     payload = {"config": dict(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
                               n_embd=8, dropout=0.0, positional="rope", n_experts=0,
@@ -66,7 +67,7 @@ def test_recipe_pieces(one_thread) -> None:
     small = GPT(tinygpt.GPTConfig(**payload["config"]), seed=0)
     payload["state_dict"] = {k: v.half() for k, v in small.state_dict().items()}
     payload["extra"] = {"alphabet": "".join(tok.chars), "loss_curve": [1.0]}
-    loaded = tinygpt.load_checkpoint(payload)
+    loaded = tinygpt.load(payload)
     assert loaded.tokenizer.chars == tok.chars and loaded.loss_curve == [1.0]
     assert loaded.tok_emb.weight.dtype == torch.float32
     torch.testing.assert_close(loaded.tok_emb.weight, small.tok_emb.weight, atol=1e-3, rtol=1e-2)
@@ -77,11 +78,11 @@ def test_trainer_payload_is_plain_data_and_round_trips(monkeypatch, tmp_path, on
     monkeypatch.setitem(tinygpt.TRAINING, "steps", 3)
     monkeypatch.setattr(tinygpt, "TRAIN_SENTENCES", 200)
     monkeypatch.setattr(tinygpt, "VALIDATION_SENTENCES", 10)
-    payload = tinygpt.train_checkpoint(seed=1)
+    payload = tinygpt.train(seed=1)
     assert payload["state_dict"]["tok_emb.weight"].dtype == torch.float16
     assert set(payload["metrics"]) >= {"loss", "floor", "ratio_to_floor", "parameters"}
     torch.save(payload, tmp_path / "p.pt")
-    loaded = tinygpt.load_checkpoint(torch.load(tmp_path / "p.pt", weights_only=True))
+    loaded = tinygpt.load(torch.load(tmp_path / "p.pt", weights_only=True))
     assert loaded.config == tinygpt.GPTConfig(**payload["config"])
     assert len(loaded.loss_curve) == 3 and loaded.num_parameters() == payload["metrics"][
         "parameters"]

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genai_course.data.tinylang import TinyLang
-from genai_course.tokenizers import (
+from genai_course.llm.tokenizers import (
     CHUNK_RE,
     BPETokenizer,
     CharTokenizer,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genai_course.train import History, minibatches, run
+from genai_course.core.train import History, fit, minibatches, run
 
 
 def test_minibatches_cover_every_row_once_per_epoch_and_are_seeded():
@@ -59,18 +59,53 @@ def test_history_smoothed():
         History({"loss": []}).smoothed("loss")
 
 
-@pytest.mark.parametrize("options", [{}, {"cosine": True, "clip_norm": 100.0},
-                                     {"weight_decay": 1e-6}])
-def test_minimize_fits_least_squares_and_leaves_eval_mode(options):
-    from genai_course.train import minimize
-
+@pytest.mark.parametrize("options", [{}, {"lr_schedule": "cosine", "clip_norm": 100.0},
+                                     {"weight_decay": 1e-6},
+                                     {"lr_schedule": lambda step: min(1.0, (step + 1) / 50)}])
+def test_fit_solves_least_squares_and_leaves_eval_mode(options):
     torch.manual_seed(0)
     X = torch.randn(256, 3)
     y = X @ torch.tensor([1.0, -2.0, 0.5]) + 0.01 * torch.randn(256)
     model = torch.nn.Linear(3, 1, bias=False)
     data = torch.cat([X, y[:, None]], dim=1)
-    history = minimize(model, lambda b: ((model(b[:, :3]).squeeze(1) - b[:, 3]) ** 2).mean(),
-                       data, steps=600, batch_size=64, lr=0.05, progress=False, **options)
+    history = fit(model, lambda b: ((model(b[:, :3]).squeeze(1) - b[:, 3]) ** 2).mean(),
+                  data, steps=600, batch_size=64, lr=0.05, progress=False, **options)
     w_ls = torch.linalg.lstsq(X, y[:, None]).solution.squeeze(1)
     assert torch.allclose(model.weight.detach().squeeze(0), w_ls, atol=2e-3)
     assert not model.training and history.steps == 600
+
+
+def test_fit_records_parts_accepts_ready_batches_and_restores_eval_mode_on_error():
+    model = torch.nn.Linear(2, 1)
+    batches = iter([(torch.ones(4, 2),)] * 5)
+
+    def loss_fn(x):
+        loss = model(x).pow(2).mean()
+        return loss + 1.0, {"loss": loss.item(), "extra": 2.0}
+
+    first = model(torch.ones(4, 2)).pow(2).mean().item()
+    history = fit(model, loss_fn, batches, steps=5, progress=False)
+    assert history.steps == 5 and history["extra"] == [2.0] * 5
+    assert history["loss"][0] == pytest.approx(first)  # the part, not the total (first + 1)
+
+    def broken(x):
+        assert model.training
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fit(model, broken, torch.ones(8, 2), steps=1, batch_size=4, progress=False)
+    assert not model.training
+
+
+def test_fit_checks_its_arguments():
+    model = torch.nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="batch_size is needed"):
+        fit(model, lambda x: x.sum(), torch.ones(4, 2), steps=1)
+    with pytest.raises(ValueError, match="lr_schedule must be"):
+        fit(model, lambda x: x.sum(), torch.ones(4, 2), steps=1, batch_size=2,
+            lr_schedule="linear")
+    with pytest.raises(TypeError, match="optimizer must be"):
+        fit(model, lambda x: x.sum(), torch.ones(4, 2), steps=1, batch_size=2, optimizer="adam")
+    frozen = torch.nn.Linear(2, 1).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        fit(frozen, lambda x: x.sum(), torch.ones(4, 2), steps=1, batch_size=2)

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genai_course.attention import KVCache
-from genai_course.transformer import (
+from genai_course.llm.attention import KVCache
+from genai_course.llm.transformer import (
     GPT,
     GPTConfig,
     count_parameters,

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from genai_course.unet import ConditionEmbedding, ResBlock, UNet, timestep_embedding
+from genai_course.diffusion.denoisers import ConditionEmbedding, ResBlock, UNet, timestep_embedding
 
 
 def test_timestep_embedding_is_the_transformer_sinusoid() -> None:

@@ -11,7 +11,7 @@ import torch.nn as nn
 from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
 from genai_course.data.digits import load_digits
-from genai_course.vae import VAE, evaluate_elbo, gaussian_kl, reparameterize, train_vae
+from genai_course.generative.vae import VAE, evaluate_elbo, gaussian_kl, reparameterize, train_vae
 
 
 def test_gaussian_kl_matches_torch_distributions() -> None:

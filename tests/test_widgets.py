@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from genai_course.ngram import NGramLanguageModel
-from genai_course.widgets import ngram_generator, top_tokens
+from genai_course.classic.ngram import NGramLanguageModel
+from genai_course.viz.widgets import ngram_generator, top_tokens
 
 CORPUS = [["a", "b"], ["a", "c"], ["a", "b", "<tag>"]]
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from genai_course.ngram import BOS, EOS, sample_index
+from genai_course.classic.ngram import BOS, EOS, sample_index
 
 # Lowercased tokens: numbers with dots ("3.12"), words with internal apostrophes or hyphens
 # ("don't", "built-in", "__init__"), or a single punctuation mark.

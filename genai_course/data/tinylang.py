@@ -25,6 +25,8 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 
+from genai_course.core.checks import check_int
+
 #: Agents by the pronoun that refers to them; ``he``/``she`` are singular, ``they`` plural.
 AGENTS: dict[str, tuple[str, ...]] = {
     "he": ("king", "boy", "wizard"),
@@ -185,7 +187,7 @@ class TinyLang:
 
     def sample_sentences(self, n_sentences: int) -> list[str]:
         """``n_sentences`` sentences from the instance's generator."""
-        _check_count(n_sentences)
+        check_int(n_sentences, "n_sentences")
         return [self._sentence(self.rng) for _ in range(n_sentences)]
 
     def sample_text(self, n_sentences: int) -> str:
@@ -198,7 +200,7 @@ class TinyLang:
         validation text does not depend on how much training text was drawn."""
         if split not in self.SPLITS:
             raise ValueError(f"split must be one of {self.SPLITS}, got {split!r}")
-        _check_count(n_sentences)
+        check_int(n_sentences, "n_sentences")
         rng = random.Random(f"tinylang-{self.seed}-{split}")
         return "".join(self._sentence(rng) + "\n" for _ in range(n_sentences))
 
@@ -349,8 +351,3 @@ class TinyLang:
                     if _is_terminal(self.grammar, sym):
                         chars.update(sym)
         return "".join(sorted(chars))
-
-
-def _check_count(n: int) -> None:
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"n_sentences must be a non-negative int, got {n!r}")

@@ -6,33 +6,16 @@ the same call returns the same array on every platform and does not touch global
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import logsumexp
+
+from genai_course.core.checks import check_int, check_number
 
 #: Component parameters of :func:`two_class_blobs`: class 0 is one Gaussian, class 1 an
 #: equal mixture of two Gaussians (so a single Gaussian per class is visibly wrong).
 BLOB_MEANS = ((0.0, 0.0), (2.0, 1.6), (2.0, -1.6))
 BLOB_STDS = (0.8, 0.5, 0.5)
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_float(value: object, name: str, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'} and finite, got {value}")
-    return value
 
 
 def _shuffled(rng: np.random.Generator, x: np.ndarray, y: np.ndarray
@@ -48,8 +31,8 @@ def two_class_blobs(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     0.5^2 I) (see :data:`BLOB_MEANS`, :data:`BLOB_STDS`). Returns ``X`` (n, 2) float32 and
     ``y`` (n,) int64.
     """
-    n = _check_int(n, "n", 2)
-    seed = _check_int(seed, "seed", 0)
+    n = check_int(n, "n", 2)
+    seed = check_int(seed, "seed", 0)
     rng = np.random.default_rng(seed)
     n0 = n // 2
     component = np.concatenate([np.zeros(n0, dtype=np.int64), 1 + rng.integers(0, 2, n - n0)])
@@ -66,9 +49,9 @@ def moons(n: int = 400, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, 
     ``(1 - cos t, 0.5 - sin t)``, ``t`` evenly spaced on [0, pi], plus N(0, noise^2 I)
     noise; shuffled. Returns ``X`` (n, 2) float32 and ``y`` (n,) int64.
     """
-    n = _check_int(n, "n", 2)
-    noise = _check_float(noise, "noise")
-    seed = _check_int(seed, "seed", 0)
+    n = check_int(n, "n", 2)
+    noise = check_number(noise, "noise")
+    seed = check_int(seed, "seed", 0)
     rng = np.random.default_rng(seed)
     n0 = n // 2
     t0, t1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n - n0)
@@ -81,8 +64,8 @@ def moons(n: int = 400, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, 
 
 def ring_means(k: int = 8, radius: float = 2.0) -> np.ndarray:
     """The ``k`` means ``radius * (cos 2 pi j / k, sin 2 pi j / k)``, shape (k, 2) float64."""
-    k = _check_int(k, "k", 1)
-    radius = _check_float(radius, "radius")
+    k = check_int(k, "k", 1)
+    radius = check_number(radius, "radius")
     angles = 2 * np.pi * np.arange(k) / k
     return radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
@@ -93,9 +76,9 @@ def ring_of_gaussians(n: int = 1000, k: int = 8, radius: float = 2.0, std: float
 
     The classic mode-collapse test for GANs. Returns (n, 2) float32.
     """
-    n = _check_int(n, "n", 1)
-    std = _check_float(std, "std", positive=True)
-    seed = _check_int(seed, "seed", 0)
+    n = check_int(n, "n", 1)
+    std = check_number(std, "std", positive=True)
+    seed = check_int(seed, "seed", 0)
     means = ring_means(k, radius)
     rng = np.random.default_rng(seed)
     x = means[rng.integers(0, k, n)] + std * rng.standard_normal((n, 2))
@@ -137,7 +120,7 @@ def gaussian_mixture_log_density(x: ArrayLike, means: ArrayLike, stds: ArrayLike
 def ring_log_density(x: ArrayLike, k: int = 8, radius: float = 2.0,
                      std: float = 0.05) -> np.ndarray:
     """Exact log density of :func:`ring_of_gaussians` at ``x`` ((n, 2) -> (n,) float64)."""
-    std = _check_float(std, "std", positive=True)
+    std = check_number(std, "std", positive=True)
     return gaussian_mixture_log_density(x, ring_means(k, radius), std, np.full(k, 1.0 / k))
 
 
@@ -148,10 +131,10 @@ def checkerboard(n: int = 1000, k: int = 4, extent: float = 2.0, seed: int = 0) 
     A standard 2-D benchmark for diffusion and flow models (e.g. Grathwohl et al. 2019,
     "FFJORD"): sharp edges, several disconnected pieces. Returns (n, 2) float32.
     """
-    n = _check_int(n, "n", 1)
-    k = _check_int(k, "k", 1)
-    extent = _check_float(extent, "extent", positive=True)
-    seed = _check_int(seed, "seed", 0)
+    n = check_int(n, "n", 1)
+    k = check_int(k, "k", 1)
+    extent = check_number(extent, "extent", positive=True)
+    seed = check_int(seed, "seed", 0)
     rng = np.random.default_rng(seed)
     dark = np.array([(i, j) for i in range(k) for j in range(k) if (i + j) % 2 == 0])
     cell = dark[rng.integers(0, len(dark), n)]
@@ -163,8 +146,8 @@ def checkerboard(n: int = 1000, k: int = 4, extent: float = 2.0, seed: int = 0) 
 def checkerboard_log_density(x: ArrayLike, k: int = 4, extent: float = 2.0) -> np.ndarray:
     """Exact log density of :func:`checkerboard`: ``-log(dark area)`` on the dark squares,
     ``-inf`` elsewhere ((n, 2) -> (n,) float64)."""
-    k = _check_int(k, "k", 1)
-    extent = _check_float(extent, "extent", positive=True)
+    k = check_int(k, "k", 1)
+    extent = check_number(extent, "extent", positive=True)
     pts = np.asarray(x, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ValueError(f"x must have shape (n, 2), got {pts.shape}")
@@ -181,9 +164,9 @@ def swiss_roll(n: int = 1000, noise: float = 0.05, seed: int = 0) -> np.ndarray:
     [1.5 pi, 4.5 pi] (the curve of ``sklearn.datasets.make_swiss_roll``, on which
     Sohl-Dickstein et al. 2015 first trained a diffusion model), plus N(0, noise^2 I).
     Returns (n, 2) float32."""
-    n = _check_int(n, "n", 1)
-    noise = _check_float(noise, "noise")
-    seed = _check_int(seed, "seed", 0)
+    n = check_int(n, "n", 1)
+    noise = check_number(noise, "noise")
+    seed = check_int(seed, "seed", 0)
     rng = np.random.default_rng(seed)
     t = 1.5 * np.pi * (1 + 2 * rng.random(n))
     x = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / 5.0

@@ -1,8 +1,9 @@
 """Small checkpoints shipped inside the package, verified by sha256 before loading.
 
-Each entry of :data:`REGISTRY` names a weights file in this folder, its sha256, the function
-that rebuilds the model from the file's payload (``loader``), and the function that retrains
-it (``trainer``). Retrain and reship a checkpoint with::
+Each entry of :data:`REGISTRY` names a weights file in this folder, its sha256, and its
+*recipe*: a module of this package with ``CONFIG`` (how it is built and trained),
+``train(seed, config=None) -> payload`` and ``load(payload) -> torch.nn.Module``. Retrain and
+reship a checkpoint with::
 
     genai-course retrain NAME            # writes NAME.pt here and prints its sha256
 
@@ -16,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -32,18 +33,18 @@ class PretrainedError(RuntimeError):
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """One shipped checkpoint.
-
-    ``loader`` and ``trainer`` are ``"module:function"`` paths, imported only when used:
-    ``loader(payload) -> torch.nn.Module`` and ``trainer(seed) -> payload``.
-    """
+    """One shipped checkpoint; ``recipe`` is the dotted name of its recipe module, imported
+    only when the checkpoint is loaded or retrained."""
 
     name: str
     filename: str
     sha256: str
-    loader: str
-    trainer: str
+    recipe: str
     description: str
+
+    def module(self) -> ModuleType:
+        """The recipe module (``CONFIG``, ``train``, ``load``)."""
+        return importlib.import_module(self.recipe)
 
     @property
     def path(self) -> Path:
@@ -63,11 +64,6 @@ def register(checkpoint: Checkpoint) -> Checkpoint:
         raise PretrainedError(f"a checkpoint named {checkpoint.name!r} is already registered")
     REGISTRY[checkpoint.name] = checkpoint
     return checkpoint
-
-
-def _resolve(path: str) -> Callable[..., Any]:
-    module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 def sha256_of(path: str | Path) -> str:
@@ -109,7 +105,7 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> torch.nn.M
     attached as ``model.metrics`` and the exact retrain command as ``model.retrain_command``."""
     entry = get(name)
     payload = load_payload(name)
-    model = _resolve(entry.loader)(payload)
+    model = entry.module().load(payload)
     model.metrics = dict(payload.get("metrics", {}))
     model.retrain_command = entry.command
     return model.to(device).eval()
@@ -120,7 +116,7 @@ def retrain(name: str, out_dir: str | Path | None = None, seed: int = 0) -> Path
     (default: this folder). Returns the written path; print :func:`sha256_of` to reship."""
     entry = get(name)
     start = time.perf_counter()
-    payload = _resolve(entry.trainer)(seed)
+    payload = entry.module().train(seed)
     payload.setdefault("metrics", {})["train_seconds"] = round(time.perf_counter() - start, 1)
     path = Path(out_dir or HERE) / entry.filename
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,4 +124,4 @@ def retrain(name: str, out_dir: str | Path | None = None, seed: int = 0) -> Path
     return path
 
 
-from . import registry as _registry  # noqa: E402,F401  (fills REGISTRY)
+from genai_course.pretrained import registry as _registry  # noqa: E402,F401  (fills REGISTRY)

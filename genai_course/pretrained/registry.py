@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from . import Checkpoint, register
+from genai_course.pretrained import Checkpoint, register
 
 register(Checkpoint(
     name="tinygpt-tinylang",
     filename="tinygpt_tinylang.pt",
     sha256="5c0877775becfcb919ffe9b4186a6160478c4e8a1f57562ef3e201df0bd54de0",
-    loader="genai_course.tinygpt:load_checkpoint",
-    trainer="genai_course.tinygpt:train_checkpoint",
+    recipe="genai_course.pretrained.tinygpt_tinylang",
     description="character-level GPT (4 layers, 128 wide, 0.8M parameters) trained on "
                 "TinyLang; validation loss within 10% of the exact entropy floor (Chapter 3)",
 ))
@@ -18,8 +17,7 @@ register(Checkpoint(
     name="digits-classifier",
     filename="digits-classifier.pt",
     sha256="53c156fd286807282a7f007c3839893586897eb2bf1e1052fd419fbbadb67b76",
-    loader="genai_course.digit_classifier:load_digit_classifier",
-    trainer="genai_course.digit_classifier:train_digit_classifier",
+    recipe="genai_course.pretrained.digits_classifier",
     description="Chapter 4: a small CNN that recognises the 8x8 digits (the judge of generated "
                 "digits); trained on the training split with shift and noise augmentation.",
 ))
@@ -28,8 +26,7 @@ register(Checkpoint(
     name="ddpm-digits",
     filename="ddpm-digits.pt",
     sha256="3c78751f2a8a50925149a75c013dbf6f06a58b8843c9c6d4983ead99c44ebbf0",
-    loader="genai_course.diffusion:load_ddpm_digits",
-    trainer="genai_course.diffusion:train_ddpm_digits",
+    recipe="genai_course.pretrained.ddpm_digits",
     description="Chapter 4: a class-conditional U-Net noise predictor for the 8x8 digits "
                 "(cosine schedule, T = 1000, label dropout 0.1 for classifier-free guidance); "
                 "the model has its NoiseSchedule as model.schedule.",

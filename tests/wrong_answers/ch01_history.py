@@ -37,7 +37,7 @@ def count_bigrams(sentences):
     return counts
 ''',
         "calls the package": '''
-from genai_course.ngram import NGramLanguageModel
+from genai_course.classic.ngram import NGramLanguageModel
 def count_bigrams(sentences):
     sentences = [list(s) for s in sentences]
     if not sentences:
@@ -107,7 +107,7 @@ def sample_token(distribution, u):
     return sorted(distribution)[-1]
 ''',
         "calls the package": '''
-from genai_course.ngram import sample_index
+from genai_course.classic.ngram import sample_index
 def sample_token(distribution, u):
     tokens = sorted(distribution)
     return tokens[sample_index([distribution[t] for t in tokens], u)]
@@ -146,7 +146,7 @@ def apply_temperature(distribution, temperature):
     return {t: p ** (1 / temperature) for t, p in distribution.items()}
 ''',
         "calls the package": '''
-from genai_course.ngram import apply_temperature as _pkg
+from genai_course.classic.ngram import apply_temperature as _pkg
 def apply_temperature(distribution, temperature):
     tokens = list(distribution)
     return dict(zip(tokens, map(float, _pkg([distribution[t] for t in tokens], temperature))))
@@ -234,7 +234,7 @@ def doubling_time(years, params):
     return 1 / np.polyfit(np.asarray(years, float), np.log2(np.asarray(params, float)), 1)[0]
 ''',
         "calls the package": '''
-from genai_course.growth import fit_doubling_time
+from genai_course.classic.growth import fit_doubling_time
 def doubling_time(years, params):
     return float(fit_doubling_time(list(years), list(params)).doubling_time)
 ''',

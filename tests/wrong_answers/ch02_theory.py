@@ -15,7 +15,7 @@ def reparameterize(mu, logvar, eps):
     return (mu + torch.exp(0.5 * logvar) * eps).detach()
 ''',
         "calls the package": '''
-from genai_course import vae
+from genai_course.generative import vae
 def reparameterize(mu, logvar, eps):
     torch.manual_seed(0)
     return vae.reparameterize(mu, logvar)
@@ -39,7 +39,7 @@ def gaussian_kl(mu, logvar):
     return 0.5 * (logvar + mu.pow(2) - 1.0 - torch.log(logvar.abs() + 1e-12)).sum(dim=-1)
 ''',
         "calls the package": '''
-from genai_course.vae import gaussian_kl as _kl
+from genai_course.generative.vae import gaussian_kl as _kl
 def gaussian_kl(mu, logvar):
     return _kl(mu, logvar)
 ''',
@@ -87,7 +87,7 @@ def discriminator_loss(real_logits, fake_logits):
     return torch.cat([F.softplus(-real_logits), F.softplus(fake_logits)]).mean()
 ''',
         "calls the package": '''
-from genai_course.gan import discriminator_loss as _dl
+from genai_course.generative.gan import discriminator_loss as _dl
 def discriminator_loss(real_logits, fake_logits):
     return _dl(real_logits, fake_logits)
 ''',

@@ -59,7 +59,7 @@ def bpe_merge_step(ids, new_id):
     return best, merged
 ''',
         "calls the package": '''
-from genai_course import tokenizers as _t
+from genai_course.llm import tokenizers as _t
 def bpe_merge_step(ids, new_id):
     counts = _t.pair_counts(ids)
     best = min(counts, key=lambda p: (-counts[p], p))
@@ -101,7 +101,7 @@ def causal_attention(q, k, v):
     return weights @ v, weights
 ''',
         "calls the package": '''
-from genai_course.attention import scaled_dot_product_attention as _sdpa
+from genai_course.llm.attention import scaled_dot_product_attention as _sdpa
 def causal_attention(q, k, v):
     return _sdpa(q, k, v, is_causal=True, return_weights=True)
 ''',
@@ -153,7 +153,7 @@ def rope(x, positions, base=10000.0):
     return out
 ''',
         "calls the package": '''
-from genai_course.attention import apply_rope as _rope
+from genai_course.llm.attention import apply_rope as _rope
 def rope(x, positions, base=10000.0):
     return _rope(x, positions, base)
 ''',
@@ -184,13 +184,13 @@ def gpt_parameter_count(vocab_size, block_size, n_layer, n_embd):
     return vocab_size * d + block_size * d + n_layer * block + 2 * d
 ''',
         "calls the package": '''
-from genai_course.transformer import GPTConfig as _C, count_parameters as _count
+from genai_course.llm.transformer import GPTConfig as _C, count_parameters as _count
 def gpt_parameter_count(vocab_size, block_size, n_layer, n_embd):
     return _count(_C(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=1,
                      n_embd=n_embd))
 ''',
         "builds the package's GPT and counts": '''
-from genai_course.transformer import GPT as _G, GPTConfig as _C
+from genai_course.llm.transformer import GPT as _G, GPTConfig as _C
 def gpt_parameter_count(vocab_size, block_size, n_layer, n_embd):
     model = _G(_C(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=1,
                   n_embd=n_embd))
@@ -259,7 +259,7 @@ def top_p_filter(logits, p):
     return logits.masked_fill(remove, float("-inf"))
 ''',
         "calls the package": '''
-from genai_course.sampling import top_p_logits as _top_p
+from genai_course.llm.decoding import top_p_logits as _top_p
 def top_p_filter(logits, p):
     return _top_p(logits, p)
 ''',
@@ -299,8 +299,8 @@ def attend_with_cache(q_new, k_new, v_new, k_cache, v_cache):
     return torch.softmax(scores, dim=-1) @ v_cache, k_all, v_all
 ''',
         "calls the package": '''
-from genai_course.attention import KVCache as _Cache, causal_mask as _mask
-from genai_course.attention import scaled_dot_product_attention as _sdpa
+from genai_course.llm.attention import KVCache as _Cache, causal_mask as _mask
+from genai_course.llm.attention import scaled_dot_product_attention as _sdpa
 def attend_with_cache(q_new, k_new, v_new, k_cache, v_cache):
     cache = _Cache(1)
     cache.update(0, k_cache, v_cache)

@@ -160,9 +160,9 @@ def ddpm_step(x_t, eps, t, betas, noise):
     return mean + ((1 - abar[t - 1]) / (1 - abar[t]) * betas[t]).sqrt() * noise
 ''',
         "calls the package": '''
-from genai_course.diffusion import NoiseSchedule
+from genai_course.diffusion import DDPM, NoiseSchedule
 def ddpm_step(x_t, eps, t, betas, noise):
-    return NoiseSchedule(betas).ddpm_step(eps, t, x_t, noise=noise)
+    return DDPM(NoiseSchedule(betas)).step(eps, t, t - 1, x_t, noise=noise)
 ''',
     },
     "ex5_ddim_step": {
@@ -194,10 +194,10 @@ def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
     return a_prev.sqrt() * x0_hat + (1 - a_t).sqrt() * eps
 ''',
         "calls the package": '''
-from genai_course.diffusion import NoiseSchedule
+from genai_course.diffusion import DDIM, NoiseSchedule
 def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
     prev = torch.cat([torch.ones(1, dtype=alphas_cumprod.dtype), alphas_cumprod[:-1]])
-    return NoiseSchedule(1 - alphas_cumprod / prev).ddim_step(eps, t, t_prev, x_t)
+    return DDIM(NoiseSchedule(1 - alphas_cumprod / prev)).step(eps, t, t_prev, x_t)
 ''',
     },
     "ex6_guided_eps": {

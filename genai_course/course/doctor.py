@@ -1,0 +1,120 @@
+"""``genai-course doctor``: check that this machine can run the course.
+
+Each check prints ``[OK]`` or ``[FAIL]`` with what was found and, on failure, what to do.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+
+MIN_PYTHON = (3, 10)
+
+# (import name, distribution name) of everything a student needs.
+DEPENDENCIES = (
+    ("torch", "torch"),
+    ("numpy", "numpy"),
+    ("matplotlib", "matplotlib"),
+    ("ipywidgets", "ipywidgets"),
+    ("tqdm", "tqdm"),
+    ("nltk", "nltk"),
+    ("sklearn", "scikit-learn"),
+    ("scipy", "scipy"),
+    ("jupyterlab", "jupyterlab"),
+    ("nbgrader", "nbgrader"),
+    ("ipykernel", "ipykernel"),
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"[{'OK' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
+
+
+def _run(name: str, probe: Callable[[], str]) -> Check:
+    try:
+        return Check(name, True, probe())
+    except Exception as exc:  # a failing probe is a finding, not a crash
+        return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
+def _python() -> str:
+    version = ".".join(map(str, sys.version_info[:3]))
+    if sys.version_info[:2] < MIN_PYTHON:
+        raise RuntimeError(f"Python {version} found; the course needs >= 3.10")
+    return f"{version} ({sys.executable})"
+
+
+def _dependency(module: str, dist: str) -> Callable[[], str]:
+    def probe() -> str:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise RuntimeError(f"cannot import {module} ({exc}); run: pip install {dist}") from exc
+        return metadata.version(dist)
+
+    return probe
+
+
+def _torch_compute() -> str:
+    import torch
+
+    from genai_course.runtime import get_device
+
+    device = get_device()
+    a = torch.arange(6, dtype=torch.float32, device=device).reshape(2, 3)
+    got = (a @ a.T).cpu().tolist()
+    if got != [[5.0, 14.0], [14.0, 50.0]]:
+        raise RuntimeError(f"a 2x3 matrix product gave {got}")
+    return f"2x3 matmul correct on {device.type}"
+
+
+def _device() -> str:
+    import torch
+
+    from genai_course.runtime import get_device
+
+    device = get_device()
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(0)}): GPU cells use bigger configs"
+    return f"{device.type} (no GPU needed: every notebook runs on a CPU)"
+
+
+def _command(name: str) -> Callable[[], str]:
+    def probe() -> str:
+        path = shutil.which(name)
+        if path is None:
+            raise RuntimeError(f"'{name}' is not on PATH (is the environment activated?)")
+        return path
+
+    return probe
+
+
+def run_checks() -> list[Check]:
+    checks = [_run("python", _python)]
+    checks += [_run(dist, _dependency(module, dist)) for module, dist in DEPENDENCIES]
+    checks += [
+        _run("device", _device),
+        _run("torch computation", _torch_compute),
+        _run("jupyter command", _command("jupyter")),
+        _run("nbgrader command", _command("nbgrader")),
+    ]
+    return checks
+
+
+def main() -> int:
+    checks = run_checks()
+    for check in checks:
+        print(check.line())
+    failed = sum(not c.ok for c in checks)
+    print(f"{len(checks) - failed} passed, {failed} failed" if failed else "All checks passed.")
+    return 1 if failed else 0

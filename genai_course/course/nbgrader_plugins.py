@@ -1,0 +1,176 @@
+"""nbgrader plug-ins that make autograding trustworthy (configured in ``nbgrader_config.py``).
+
+* :class:`RebuildFromRelease` (first sanitising step): the graded notebook is the chapter's
+  release with only the student's answers put in, matched by ``grade_id``. Deleted,
+  duplicated or edited test cells, extra cells, an edited imports cell, or another
+  chapter's notebook change nothing: only answers are taken from a submission. Ordinary
+  code cells (demos, plots, training) are left out; grading needs the imports cell (id
+  ``imports``), the answers and the tests.
+* :class:`SandboxedExecute` (replaces nbgrader's ``Execute``): each answer runs in a child
+  process (:mod:`genai_course.course.sandbox`) and the tests, in the kernel, call proxies that only
+  bring back plain data. No student code runs where the tests decide.
+* :class:`SummarizeHiddenTests` (feedback): hidden tests' code and output are replaced by a
+  one-line verdict, so feedback never shows them.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Enum
+
+from genai_course.course.conventions import HIDDEN_MARK, IMPORTS_CELL
+
+
+def _meta(cell: Any) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_answer(cell: Any) -> bool:
+    return bool(_meta(cell).get("solution")) and bool(_meta(cell).get("grade_id"))
+
+
+@lru_cache(maxsize=32)
+def _read(path: str, mtime: float) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def release_notebook(config: Any, assignment: str, notebook: str) -> nbformat.NotebookNode:
+    """The released (student) version of ``assignment/notebook``, per the course config."""
+    course = CourseDirectory(config=config)
+    path = Path(course.format_path(course.release_directory, ".", assignment)) / f"{notebook}.ipynb"
+    if not path.is_file():
+        raise FileNotFoundError(f"no release notebook {path}; run `genai-course release`")
+    return copy.deepcopy(_read(str(path), path.stat().st_mtime))
+
+
+def exported_names(stub: str) -> list[str]:
+    """Top-level names an answer stub defines (its functions, classes and assignments):
+    the only names a student's answer cell may hand to the tests."""
+    names: list[str] = []
+    for node in ast.parse(stub).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def rebuild(release: nbformat.NotebookNode, submitted: Any
+            ) -> tuple[nbformat.NotebookNode, list[str]]:
+    """The release with the submission's answers put in, and notes on what was odd."""
+    answers: dict[str, str] = {}
+    notes: list[str] = []
+    for cell in submitted.get("cells", []) if isinstance(submitted, dict) else []:
+        if not isinstance(cell, dict) or not is_answer(cell):
+            continue
+        gid = _meta(cell)["grade_id"]
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        if gid in answers:
+            notes.append(f"answer cell {gid} appears more than once; the first copy was graded")
+            continue
+        answers[gid] = source
+    out = copy.deepcopy(release)
+    kept, wanted = [], [c for c in release.cells if is_answer(c)]
+    for cell in out.cells:
+        if cell.cell_type == "code" and not _meta(cell) and cell.get("id") != IMPORTS_CELL:
+            continue  # demos and plots are for learning, not for grading
+        if is_answer(cell) and _meta(cell)["grade_id"] in answers:
+            cell.source = answers[_meta(cell)["grade_id"]]
+        kept.append(cell)
+    out.cells = kept
+    found = [c for c in wanted if _meta(c)["grade_id"] in answers]
+    if wanted and not found:
+        notes.append("no answer cells of this chapter found (another chapter's notebook?)")
+    elif len(found) < len(wanted):
+        missing = [_meta(c)["grade_id"] for c in wanted if c not in found]
+        notes.append(f"answer cells missing (graded as unanswered): {', '.join(missing)}")
+    return out, notes
+
+
+class RebuildFromRelease(NbGraderPreprocessor):
+    """Sanitising step: grade the release with the student's answers (see module docs)."""
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        info = resources["nbgrader"]
+        release = release_notebook(self.config, info["assignment"], info["notebook"])
+        rebuilt, notes = rebuild(release, nb)
+        for note in notes:
+            self.log.warning("%s: %s", info.get("student", "?"), note)
+        return rebuilt, resources
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute, with every answer cell run in the student's sandbox process."""
+
+    # the grading kernel holds nothing worth an orderly exit once its last cell has run
+    # (the sandbox is closed by then); a graceful shutdown costs about 1.5 s per submission
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        info = resources["nbgrader"]
+        release = release_notebook(self.config, info["assignment"], info["notebook"])
+        exports = {_meta(c)["grade_id"]: exported_names(c.source)
+                   for c in release.cells if is_answer(c) and c.cell_type == "code"}
+        setup = next((c.source for c in nb.cells if c.get("id") == IMPORTS_CELL), "")
+        originals = [cell.source for cell in nb.cells]
+        for cell in nb.cells:
+            if cell.get("id") == IMPORTS_CELL:
+                cell.source = ("import genai_course.course.sandbox as __sandbox__\n"
+                               f"__sandbox__.start({setup!r})\n" + setup)
+            elif cell.cell_type == "code" and is_answer(cell):
+                gid = _meta(cell)["grade_id"]
+                cell.source = (f"__sandbox__.run_cell({cell.source!r}, {gid!r}, "
+                               f"{exports.get(gid, [])!r}, globals())")
+        closing = nbformat.v4.new_code_cell("__sandbox__.ACTIVE.close()")
+        nb.cells.append(closing)
+        try:
+            nb, resources = super().preprocess(nb, resources)
+        finally:
+            nb.cells = [c for c in nb.cells if c is not closing and c.get("id") != closing.id]
+            for cell, source in zip(nb.cells, originals, strict=True):
+                cell.source = source
+        return nb, resources
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+class SummarizeHiddenTests(NbGraderPreprocessor):
+    """Feedback step: keep a hidden test cell's visible part, replace its hidden code and
+    all its output with one verdict line (plus the first line of the error, scrubbed of any
+    hidden-test line)."""
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        for cell in nb.cells:
+            if cell.cell_type != "code" or HIDDEN_MARK not in cell.source:
+                continue
+            visible, hidden = cell.source.split(HIDDEN_MARK, 1)
+            secret = [ln.strip() for ln in hidden.splitlines() if len(ln.strip()) >= 6]
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            points = _meta(cell).get("points", 0)
+            if errors:
+                first = errors[0]
+                detail = f"{first.get('ename', 'Error')}: {_first_line(first.get('evalue', ''))}"
+                if any(s in detail for s in secret):
+                    detail = first.get("ename", "Error")
+                verdict = (f"Hidden tests failed (0 of {points:g} points). First problem: "
+                           f"{detail[:300]}\nHint: re-read the exercise and test your function "
+                           "on inputs the visible tests do not cover (other shapes, dtypes, "
+                           "edge cases).")
+            else:
+                verdict = f"Hidden tests passed ({points:g} of {points:g} points)."
+            cell.source = visible.rstrip() + "\n# (hidden tests run here when graded; not shown)"
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=verdict + "\n")]
+        return nb, resources
+
