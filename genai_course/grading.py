@@ -4,7 +4,8 @@ Test cells use the ``check_*`` helpers: they compare exact types first, so an ob
 whose ``__eq__`` always returns True, or a numpy scalar posing as a float, fails with a
 message that says what was expected. ``package_disabled`` makes the package's own
 implementation of an exercise raise while a hidden test runs, so calling it does not
-earn the points.
+earn the points. :func:`yours_or_reference` lets the cells after an exercise use the
+student's function, and the package's while the exercise is still unsolved.
 
 Used in: every chapter's graded test cells.
 """
@@ -12,6 +13,7 @@ Used in: every chapter's graded test cells.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable, Iterator
 from types import FunctionType
@@ -143,3 +145,28 @@ def package_disabled(*functions: Callable[..., Any]) -> Iterator[None]:
     finally:
         for target, code in reversed(saved):
             target.__code__ = code
+
+
+def yours_or_reference(yours: Callable[..., Any], reference: Callable[..., Any],
+                       exercise: str) -> Callable[..., Any]:
+    """The function the notebook goes on with after an exercise: the student's ``yours``,
+    or ``reference`` (the package's version) while ``yours`` is still the unsolved stub
+    (it raises ``NotImplementedError``), with a notice printed once, so Run All reaches the
+    end of an untouched notebook. Any other error of ``yours`` is the student's to see."""
+    noticed = False
+
+    @functools.wraps(yours)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        nonlocal noticed
+        try:
+            return yours(*args, **kwargs)
+        except NotImplementedError:
+            if not noticed:
+                print(f"[{exercise} is not solved yet: the cells below use the package's "
+                      f"reference {getattr(reference, '__qualname__', reference)!s} instead; "
+                      "solve it and re-run them to use yours]")
+                noticed = True
+            return reference(*args, **kwargs)
+
+    call.is_reference = lambda: noticed  # type: ignore[attr-defined]
+    return call

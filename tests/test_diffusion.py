@@ -27,10 +27,8 @@ from genai_course.diffusion import (
 )
 from genai_course.diffusion.studies import guidance_study, sampling_study
 from genai_course.evaluation.digit_classifier import evaluate_accuracy
-from genai_course.evaluation.distances import mean_pairwise_distance
-from genai_course.pretrained import ddpm_digits
-from genai_course.evaluation.distances import mmd_rbf
-from genai_course.pretrained import load_pretrained
+from genai_course.evaluation.distances import mean_pairwise_distance, mmd_rbf
+from genai_course.pretrained import ddpm_digits, load_pretrained
 from genai_course.viz.widgets import diffusion_explorer, guidance_explorer
 
 F64 = torch.float64

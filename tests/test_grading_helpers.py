@@ -103,3 +103,25 @@ def test_check_tensor_compares_type_shape_dtype_and_values():
     with pytest.raises(AssertionError):
         grading.check_tensor(torch.tensor([1.0, float("-inf")]), want)
     grading.check_tensor(torch.tensor([110.0]), torch.tensor([100.0]), atol=0, rtol=0.1)
+
+
+def test_yours_or_reference_falls_back_only_for_the_unsolved_stub(capsys):
+    def stub(x):
+        raise NotImplementedError("Exercise not attempted yet")
+
+    def solved(x):
+        return x + 1
+
+    def buggy(x):
+        raise ValueError("my bug")
+
+    def reference(x):
+        return x + 100
+
+    use = grading.yours_or_reference(stub, reference, "Exercise 9")
+    assert use(1) == 101 and use(2) == 102 and use.is_reference()
+    assert capsys.readouterr().out.count("Exercise 9 is not solved yet") == 1
+    assert grading.yours_or_reference(solved, reference, "Exercise 9")(1) == 2
+    with pytest.raises(ValueError, match="my bug"):
+        grading.yours_or_reference(buggy, reference, "Exercise 9")(1)
+    assert capsys.readouterr().out == ""

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from genai_course.data.tinylang import TinyLang
+from genai_course.llm import tinylang_lm
 from genai_course.llm.tokenizers import CharTokenizer
 from genai_course.llm.transformer import GPT, count_parameters
 from genai_course.pretrained import REGISTRY, load_pretrained, sha256_of
 from genai_course.pretrained import tinygpt_tinylang as tinygpt
-from genai_course.llm import tinylang_lm
 
 
 @pytest.fixture(scope="module")
