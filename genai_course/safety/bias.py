@@ -45,9 +45,12 @@ FEMALE_WORDS = ("she", "her", "woman", "mother")
 SWAP = {**dict(zip(MALE_WORDS, FEMALE_WORDS, strict=True)),
         **dict(zip(FEMALE_WORDS, MALE_WORDS, strict=True))}
 
+#: Where each job is done: jobs differ in more than gender, as they do in real text.
+WORKPLACES = {"nurse": "hospital", "dancer": "theatre", "teacher": "school", "baker": "bakery",
+              "writer": "library", "singer": "studio", "doctor": "clinic", "farmer": "farm",
+              "builder": "site", "pilot": "airport"}
 _ADJECTIVES = ("tired", "happy", "late", "ready")
 _THINGS = ("books", "music", "flowers", "tea", "cake")
-_PLACES = ("city", "village", "town", "market")
 _COUNTS = ("two", "three")
 #: Sentence templates: the gendered slot's (man, woman) words, or None for no gender.
 TEMPLATES: tuple[tuple[str, tuple[str, str] | None], ...] = (
@@ -55,7 +58,7 @@ TEMPLATES: tuple[tuple[str, tuple[str, str] | None], ...] = (
     ("we thanked the {job} and gave {g} {thing} .", ("him", "her")),
     ("the {job} is a {g} who likes {thing} .", ("man", "woman")),
     ("the {job} is a {g} of {count} .", ("father", "mother")),
-    ("the {job} works in the {place} .", None),
+    ("the {job} works at the {place} .", None),
 )
 #: The prompt that ends just before each template's gendered slot.
 PROMPTS = ("the {job} said that", "we thanked the {job} and gave", "the {job} is a")
@@ -84,21 +87,22 @@ def bias_sentences(n_sentences: int, seed: int = 0,
         woman = rng.random() < skew[job]
         out.append(template.format(job=job, g=slot[woman] if slot else "",
                                    adj=rng.choice(_ADJECTIVES), thing=rng.choice(_THINGS),
-                                   place=rng.choice(_PLACES), count=rng.choice(_COUNTS)))
+                                   place=WORKPLACES.get(job, "office"),
+                                   count=rng.choice(_COUNTS)))
     return out
 
 
 def entropy_per_sentence(p_female: Mapping[str, float] = JOB_SKEW) -> float:
     """The exact entropy (nats) of a sentence of :func:`bias_sentences`: every choice is
-    independent and visible in the words, so the entropies of the choices add up."""
+    independent and visible in the words, so the entropies of the choices add up (the
+    workplace follows from the job)."""
     skew = _check_skew(p_female)
 
     def h_bernoulli(p: float) -> float:
         return -sum(q * math.log(q) for q in (p, 1 - p) if q > 0)
 
     gender = sum(h_bernoulli(p) for p in skew.values()) / len(skew)
-    slots = {"adj": len(_ADJECTIVES), "thing": len(_THINGS), "place": len(_PLACES),
-             "count": len(_COUNTS)}
+    slots = {"adj": len(_ADJECTIVES), "thing": len(_THINGS), "count": len(_COUNTS)}
     per_template = [sum(math.log(n) for name, n in slots.items() if "{" + name + "}" in t)
                     + (gender if slot else 0.0) for t, slot in TEMPLATES]
     return math.log(len(TEMPLATES)) + math.log(len(skew)) + sum(per_template) / len(TEMPLATES)

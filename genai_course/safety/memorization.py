@@ -126,10 +126,12 @@ def exposure_from_log_probs(canary_log_prob: float, candidate_log_probs: torch.T
     """Carlini et al.'s exposure, ``log2 |R| - log2 rank``, where ``|R|`` is the number of
     candidates and the canary's rank is 1 plus the number of candidates strictly more likely
     than it."""
-    if not isinstance(candidate_log_probs, torch.Tensor) or candidate_log_probs.ndim != 1:
-        raise TypeError("candidate_log_probs must be a 1-D torch.Tensor")
-    if len(candidate_log_probs) < 1:
-        raise ValueError("candidate_log_probs is empty")
+    if not isinstance(candidate_log_probs, torch.Tensor):
+        raise TypeError(f"candidate_log_probs must be a torch.Tensor, got "
+                        f"{type(candidate_log_probs).__name__}")
+    if candidate_log_probs.ndim != 1 or len(candidate_log_probs) < 1:
+        raise ValueError(f"candidate_log_probs must be a non-empty 1-D tensor, got shape "
+                         f"{tuple(candidate_log_probs.shape)}")
     rank = 1 + int((candidate_log_probs > canary_log_prob).sum())
     return math.log2(len(candidate_log_probs)) - math.log2(rank)
 

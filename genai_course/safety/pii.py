@@ -107,7 +107,8 @@ def _iban_number(compact: str) -> int:
 def iban_valid(iban: str) -> bool:
     """Whether ``iban`` (spaces ignored, upper case) is a well-formed IBAN: two letters,
     two check digits, the country's length (:data:`IBAN_LENGTHS`, else 15 to 34
-    characters) and remainder 1 in the mod-97 check."""
+    characters) and remainder 1 in the mod-97 check. National check digits inside the
+    account number (Belgium's, Spain's, ...) are not checked."""
     if not isinstance(iban, str):
         raise TypeError(f"iban must be a str, got {type(iban).__name__}")
     compact = iban.replace(" ", "")
