@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import importlib
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,7 +103,8 @@ def test_run_all_on_the_untouched_release_reaches_the_last_cell(chapter, monkeyp
     path = ROOT / "chapters" / chapter / f"{chapter}.ipynb"
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+                   resources={"metadata": {"path": str(path.parent)}}
+                   ).execute(env=dict(os.environ, JPY_SESSION_NAME=str(path)))
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code), "Run All stopped before the last cell"
     failed = [c for c in code if any(o.output_type == "error" for o in c.outputs)]
@@ -113,6 +115,9 @@ def test_run_all_on_the_untouched_release_reaches_the_last_cell(chapter, monkeyp
     text = "".join(o.get("text", "") for c in code for o in c.outputs)
     if any("yours_or_reference" in c.source for c in code):
         assert "is not solved yet: the cells below use the package's reference" in text
+    # the last cell's self-check lists every exercise as not attempted
+    table = str(code[-1].outputs)
+    assert "Self-check of" in table and "0 of " in table and "not attempted" in table
 
 
 def _validate(path: Path) -> tuple[dict, list[str]]:
