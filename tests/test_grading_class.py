@@ -23,6 +23,8 @@ from .conftest import ROOT
 from .hostile import hostile_class, write_class
 
 CHAPTERS = list_chapters(ROOT)
+# the graded classes are cached per module: keep the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("grading_class")
 
 
 def cell_scores(root: Path, chapter: str) -> dict[str, dict[str, float]]:
