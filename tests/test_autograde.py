@@ -75,3 +75,20 @@ def test_feedback_keeps_the_visible_part_and_one_verdict_line():
     assert nb.cells[0].outputs[0].text.startswith("Hidden tests failed (0 of 2 points). "
                                                   "First problem: AssertionError\n")
     assert nb.cells[1].outputs[0].text == "Hidden tests passed (1 of 1 points).\n"
+
+
+def test_feedback_hides_an_error_that_quotes_the_hidden_call():
+    hidden = 'check_dict(f(_corpus_of_three), {"a": 0.5}, tol=1e-12)'
+    cell = graded(new_code_cell(f"_ = f(1)\n### BEGIN HIDDEN TESTS\n{hidden}\n"), "ex1__hidden",
+                  grade=True, points=1)
+    cell.outputs = [nbformat.v4.new_output(
+        "error", ename="AssertionError", traceback=[],
+        evalue="f(_corpus_of_three)['a'] = 0.25, expected 0.5 (tolerance 1e-12)")]
+    visible = graded(new_code_cell(f"_ = f(2)\n### BEGIN HIDDEN TESTS\n{hidden}\n"), "ex2__hidden",
+                     grade=True, points=1)
+    visible.outputs = [nbformat.v4.new_output(
+        "error", ename="TypeError", traceback=[], evalue="f() takes 0 arguments")]
+    nb, _ = SummarizeHiddenTests().preprocess(new_notebook(cells=[cell, visible]), {})
+    assert "First problem: AssertionError\n" in nb.cells[0].outputs[0].text
+    assert "_corpus_of_three" not in nbformat.writes(nb)
+    assert "First problem: TypeError: f() takes 0 arguments" in nb.cells[1].outputs[0].text

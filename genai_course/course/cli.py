@@ -110,18 +110,23 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from genai_course.course.classroom import GradingError, grade
 
     bar = None
+    on_terminal = sys.stdout.isatty()
 
     def report(result, done: int, total: int) -> None:
         nonlocal bar
+        line = f"[{done:>3}/{total}] {result.line()}"
+        if not on_terminal:  # a log file or a pipe: plain status lines, no progress bar
+            print(line, flush=True)
+            return
         if bar is None:
+            from tqdm import tqdm
+
             bar = tqdm(total=total, desc=f"grading {args.chapter}", unit="submission")
         bar.update(1)
-        bar.write(f"[{done:>3}/{total}] {result.line()}")
+        bar.write(line)
 
     start = time.perf_counter()
     try:
@@ -140,14 +145,21 @@ def _grade(args: argparse.Namespace) -> int:
     mean = f", mean score {100 * sum(scored) / len(scored):.0f}%" if scored else ""
     print(f"{len(results)} submissions in {time.perf_counter() - start:.0f} s: "
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + mean)
+    waiting = sum(r.awaiting for r in results)
+    if waiting:
+        print(f"{waiting:g} points of written answers await a person "
+              f"({sum(1 for r in results if r.awaiting)} submissions; mark them in formgrader)")
     return 1 if counts.get("failed") else 0
 
 
 def _export(args: argparse.Namespace) -> int:
     from genai_course.course.classroom import export
 
-    n = export(args.root, args.out, args.json, args.chapters or None)
+    n, waiting = export(args.root, args.out, args.json, args.chapters or None)
     print(f"wrote {n} students to {args.out}" + (f" and {args.json}" if args.json else ""))
+    if waiting:
+        print(f"{waiting} written answers await a person: their exercises are left empty "
+              "(mark them in formgrader, then export again)")
     return 0
 
 
