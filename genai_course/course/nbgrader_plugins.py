@@ -11,6 +11,9 @@
   bring back plain data. No student code runs where the tests decide.
 * :class:`SummarizeHiddenTests` (feedback): hidden tests' code and output are replaced by a
   one-line verdict, so feedback never shows them.
+* :class:`ReadableFeedback` (feedback): tracebacks keep the notebook's own frames (the failing
+  line of the test cell and the error), never the package's, the sandbox's or any path on the
+  instructor's machine; answer cells lose output repeated from the imports cell (the header).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -183,3 +187,45 @@ class SummarizeHiddenTests(NbGraderPreprocessor):
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=verdict + "\n")]
         return nb, resources
 
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# a frame of notebook code, as IPython prints it (IPython 8: "Cell In[3], line 2")
+_CELL_FRAME = re.compile(r"^(Cell In\[|Input In \[|<ipython-input-|<cell line)")
+_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s:'\"()]*[/\\](genai_course[/\\][^\s:'\"()]*)")
+
+
+def readable_traceback(traceback: list[str], root: str = "") -> list[str]:
+    """IPython's traceback blocks without frames of files (the package, the sandbox, the
+    standard library): the header, the notebook's own frames and the error line stay; any
+    path left in them is cut to what follows the course root or ``genai_course/``."""
+    kept = [block for i, block in enumerate(traceback)
+            if i in (0, len(traceback) - 1)
+            or _CELL_FRAME.match(_ANSI.sub("", block).lstrip())]
+    out = []
+    for block in kept:
+        if root:
+            block = block.replace(root.rstrip("/") + "/", "")
+        out.append(_PATH.sub(r"\1", block))
+    return out
+
+
+class ReadableFeedback(NbGraderPreprocessor):
+    """Feedback step: tracebacks a student can read (see :func:`readable_traceback`) and no
+    copy of the imports cell's output (the chapter header) under the answers."""
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        root = str(CourseDirectory(config=self.config).root)
+        header = {o.get("text", "") for c in nb.cells if c.get("id") == IMPORTS_CELL
+                  for o in c.get("outputs", []) if o.get("output_type") == "stream"}
+        header.discard("")
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            if is_answer(cell) and header:
+                cell.outputs = [o for o in cell.outputs if not (
+                    o.get("output_type") == "stream" and o.get("text", "") in header)]
+            for output in cell.outputs:
+                if output.get("output_type") == "error":
+                    output["traceback"] = readable_traceback(output.get("traceback", []), root)
+        return nb, resources
