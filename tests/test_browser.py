@@ -124,14 +124,11 @@ def open_lab(page: Page, lab: dict, path: str = "") -> None:
 
 
 def wait_for_idle_kernel(page: Page) -> None:
-    """The notebook's kernel has started and is idle (the toolbar's status says so)."""
-    page.wait_for_function(
-        "() => { const s = document.querySelector('.jp-mod-current .jp-Notebook')"
-        " && document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) "
-        ".jp-Toolbar-kernelStatus, .jp-NotebookPanel:not(.lm-mod-hidden) "
-        "[data-jp-item-name=\"kernelStatus\"]');"
-        " return !document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) "
-        ".jp-Toolbar-kernelStatus.jp-FilledCircleIcon'); }", timeout=120_000)
+    """The notebook's kernel started by itself (no "Select Kernel" question: the lab's
+    settings auto-start it) and is idle, as the status bar says."""
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+    expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(
+        timeout=120_000)
 
 
 def run_menu(page: Page, menu: str, item: str) -> None:

@@ -189,6 +189,9 @@ def lab_config_dir(base: Path, app_settings: Path | None) -> Path:
     overrides = json.loads(overrides_path.read_text()) if overrides_path.is_file() else {}
     overrides.setdefault("@jupyterlab/docmanager-extension:plugin", {}).setdefault(
         "defaultViewers", {})["markdown"] = "Markdown Preview"
+    # a chapter opens with its Python kernel running, without a "Select Kernel" question
+    overrides.setdefault("@jupyterlab/notebook-extension:tracker", {})[
+        "autoStartDefaultKernel"] = True
     # the course is offline-first: no "get notified about Jupyter news?" question
     overrides.setdefault("@jupyterlab/apputils-extension:notification", {}).update(
         {"fetchNews": "false", "checkForUpdates": False})
