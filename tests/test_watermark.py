@@ -15,6 +15,8 @@ from genai_course.llm.transformer import GPT, GPTConfig
 from genai_course.pretrained import load_pretrained
 from genai_course.safety import watermark as wm
 
+pytestmark = pytest.mark.xdist_group("tinygpt-tinylang-bpe")  # one worker loads the model
+
 
 @pytest.fixture(scope="module")
 def lm():

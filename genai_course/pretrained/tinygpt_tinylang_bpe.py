@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from genai_course.core.train import History
 from genai_course.data.tinylang import TinyLang
 from genai_course.llm.tinylang_lm import LANGUAGE_SEED, encode_text
 from genai_course.llm.tokenizers import BPETokenizer
@@ -52,32 +53,38 @@ def sentence_report(model: GPT, language: TinyLang, text: str) -> dict[str, floa
             "tokens_per_sentence": (len(ids) - 1) / n_sentences}
 
 
+def _fit_one_thread(model: GPT, ids: torch.Tensor, seed: int) -> History:
+    """:func:`train_lm` with :data:`TRAINING` on one CPU thread, which the recipe's timing
+    and exact numbers are for."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train_lm(model, ids, seed=seed, progress=True, **TRAINING)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train(seed: int = 0, config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train the shipped model (about 2 minutes on one CPU thread) and return its payload:
     float16 weights, the config, the tokenizer's merges and the validation metrics."""
     language = TinyLang(LANGUAGE_SEED)
     bpe = tokenizer(language)
-    config = GPTConfig(vocab_size=bpe.vocab_size, **{**CONFIG, **(config or {})})
-    model = GPT(config, seed=seed)
-    ids = encode_text(bpe, language.text("train", TRAIN_SENTENCES))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        history = train_lm(model, ids, seed=seed, progress=True, **TRAINING)
-    finally:
-        torch.set_num_threads(threads)
+    model = GPT(GPTConfig(vocab_size=bpe.vocab_size, **{**CONFIG, **(config or {})}), seed=seed)
     model.tokenizer = bpe
-    metrics = sentence_report(model, language,
-                              language.text("validation", VALIDATION_SENTENCES))
-    metrics.update(train_loss_last_100=history.smoothed("loss", 100),
-                   parameters=model.num_parameters(), steps=TRAINING["steps"],
-                   train_tokens=TRAINING["steps"] * TRAINING["batch_size"] * config.block_size)
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    return {"config": config.to_dict(), "state_dict": state,
-            "extra": {"merges": [list(pair) + [token] for pair, token in bpe.merges],
-                      "training": dict(TRAINING), "train_sentences": TRAIN_SENTENCES,
-                      "language_seed": LANGUAGE_SEED, "loss_curve": history["loss"]},
-            "metrics": metrics}
+    history = _fit_one_thread(model, encode_text(bpe, language.text("train", TRAIN_SENTENCES)),
+                              seed)
+    tokens = TRAINING["steps"] * TRAINING["batch_size"] * model.config.block_size
+    metrics = {**sentence_report(model, language,
+                                 language.text("validation", VALIDATION_SENTENCES)),
+               "train_loss_last_100": history.smoothed("loss", 100),
+               "parameters": model.num_parameters(), "steps": TRAINING["steps"],
+               "train_tokens": tokens}
+    extra = {"merges": [[a, b, token] for (a, b), token in bpe.merges],
+             "training": dict(TRAINING), "train_sentences": TRAIN_SENTENCES,
+             "language_seed": LANGUAGE_SEED, "loss_curve": history["loss"]}
+    return {"config": model.config.to_dict(), "extra": extra, "metrics": metrics,
+            "state_dict": {k: v.half() if v.is_floating_point() else v
+                           for k, v in model.state_dict().items()}}
 
 
 def load(payload: dict[str, Any]) -> GPT:

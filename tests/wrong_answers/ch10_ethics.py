@@ -28,6 +28,16 @@ _FLOPS_CHECKS = '''
             raise ValueError("at least 1")
 '''
 
+# a green list with the given context in the seed and the given slice of the permutation
+_GREEN = '''
+def green_list(context, config):
+    g = torch.Generator().manual_seed(context_seed(config.key, {context}))
+    perm = torch.randperm(config.vocab_size, generator=g)
+    mask = torch.zeros(config.vocab_size, dtype=torch.bool)
+    mask[{pick}] = True
+    return mask
+'''
+
 WRONG_ANSWERS: dict[str, dict[str, str]] = {
     "ex1_luhn_valid": {
         "doubles every second digit from the left": f'''
@@ -94,30 +104,12 @@ def exposure(canary_log_prob, candidate_log_probs):
 ''',
     },
     "ex3_green_list": {
-        "takes the end of the permutation": '''
-def green_list(context, config):
-    g = torch.Generator().manual_seed(context_seed(config.key, context))
-    perm = torch.randperm(config.vocab_size, generator=g)
-    mask = torch.zeros(config.vocab_size, dtype=torch.bool)
-    mask[perm[-int(config.gamma * config.vocab_size):]] = True
-    return mask
-''',
-        "rounds the size of the green list": '''
-def green_list(context, config):
-    g = torch.Generator().manual_seed(context_seed(config.key, context))
-    perm = torch.randperm(config.vocab_size, generator=g)
-    mask = torch.zeros(config.vocab_size, dtype=torch.bool)
-    mask[perm[:round(config.gamma * config.vocab_size)]] = True
-    return mask
-''',
-        "ignores the context": '''
-def green_list(context, config):
-    g = torch.Generator().manual_seed(context_seed(config.key, ()))
-    perm = torch.randperm(config.vocab_size, generator=g)
-    mask = torch.zeros(config.vocab_size, dtype=torch.bool)
-    mask[perm[:int(config.gamma * config.vocab_size)]] = True
-    return mask
-''',
+        "takes the end of the permutation": _GREEN.format(
+            context="context", pick="perm[-int(config.gamma * config.vocab_size):]"),
+        "rounds the size of the green list": _GREEN.format(
+            context="context", pick="perm[:round(config.gamma * config.vocab_size)]"),
+        "ignores the context": _GREEN.format(
+            context="()", pick="perm[:int(config.gamma * config.vocab_size)]"),
         "reseeds the global generator": '''
 def green_list(context, config):
     torch.manual_seed(context_seed(config.key, context))
