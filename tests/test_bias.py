@@ -94,6 +94,9 @@ def _log_prob(sentence: str) -> float:
 def test_exact_entropy_matches_a_monte_carlo_estimate():
     sentences = bias.bias_sentences(20_000, seed=6)
     surprise = np.array([-_log_prob(s) for s in sentences])
+    for s in sentences[:500]:
+        assert bias.sentence_log_prob(s) == pytest.approx(_log_prob(s), abs=1e-12)
+    assert bias.sentence_log_prob("the nurse said that it was tired .") == -math.inf
     se = surprise.std(ddof=1) / math.sqrt(len(surprise))
     assert abs(surprise.mean() - bias.entropy_per_sentence()) < 4 * se
 

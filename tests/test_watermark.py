@@ -33,15 +33,14 @@ def human_chunks(lm):
 def test_green_list_has_the_right_size_and_depends_on_key_and_context_only():
     cfg = wm.WatermarkConfig(vocab_size=101, gamma=0.25, key=3, context_width=2)
     state = torch.random.get_rng_state()
-    mask = wm.green_list((4, 5), cfg)
+    mask = wm.green_list((4, 5), 101, 0.25, 3)
     assert torch.equal(torch.random.get_rng_state(), state)
     assert mask.dtype == torch.bool and int(mask.sum()) == 25 == cfg.green_size
-    assert torch.equal(mask, wm.green_list((4, 5), cfg))
-    assert not torch.equal(mask, wm.green_list((5, 4), cfg))
-    assert not torch.equal(mask, wm.green_list((4, 5), wm.WatermarkConfig(101, key=4,
-                                                                         context_width=2)))
+    assert torch.equal(mask, wm.GreenLists(cfg).row((4, 5)))
+    assert not torch.equal(mask, wm.green_list((5, 4), 101, 0.25, 3))
+    assert not torch.equal(mask, wm.green_list((4, 5), 101, 0.25, 4))
     # over many contexts every token is green a quarter of the time
-    share = torch.stack([wm.green_list((c, 0), cfg) for c in range(400)]).float().mean(0)
+    share = torch.stack([wm.green_list((c, 0), 101, 0.25, 3) for c in range(400)]).float().mean(0)
     assert abs(float(share.mean()) - 25 / 101) < 1e-9
     assert float(share.std()) < 0.05
 
@@ -61,7 +60,7 @@ def test_processor_adds_delta_exactly_on_the_green_list():
     scores = torch.randn(2, 30)
     out = processor(history, scores)
     for row, context in enumerate([(2, 3), (8, 9)]):
-        want = scores[row] + 1.5 * wm.green_list(context, cfg).float()
+        want = scores[row] + 1.5 * wm.green_list(context, 30, cfg.gamma, cfg.key).float()
         torch.testing.assert_close(out[row], want)
     assert torch.equal(processor(history[:, :1], scores), scores)  # no full context yet
 
@@ -96,7 +95,7 @@ def test_detect_counts_like_a_brute_force_and_z_is_the_binomial_z():
         pairs = [(tuple(full[i - 2:i]), full[i]) for i in range(2, len(full))]
         if not repeats:
             pairs = list(dict.fromkeys(pairs))
-        green = sum(bool(wm.green_list(c, cfg)[t]) for c, t in pairs)
+        green = sum(bool(wm.green_list(c, 40, cfg.gamma, 9)[t]) for c, t in pairs)
         assert (result.green, result.scored) == (green, len(pairs))
         mean, var = stats.binom.stats(len(pairs), cfg.gamma, moments="mv")
         assert result.z == pytest.approx(float((green - mean) / math.sqrt(var)), abs=1e-12)

@@ -108,6 +108,30 @@ def entropy_per_sentence(p_female: Mapping[str, float] = JOB_SKEW) -> float:
     return math.log(len(TEMPLATES)) + math.log(len(skew)) + sum(per_template) / len(TEMPLATES)
 
 
+def sentence_log_prob(sentence: str, p_female: Mapping[str, float] = JOB_SKEW) -> float:
+    """The exact log-probability (nats) of one sentence under :func:`bias_sentences` with
+    skew ``p_female`` (``-inf`` for a sentence it cannot produce)."""
+    skew = _check_skew(p_female)
+    words = sentence.split(" ")
+    job = next((w for w in words if w in skew), None)
+    slots = {"{adj}": _ADJECTIVES, "{thing}": _THINGS, "{count}": _COUNTS}
+    for template, slot in TEMPLATES:
+        pattern = template.split(" ")
+        if job is None or len(pattern) != len(words):
+            continue
+        logp = -math.log(len(TEMPLATES)) - math.log(len(skew))
+        for p, w in zip(pattern, words, strict=True):
+            if p == "{g}" and slot and w in slot:
+                logp += math.log(skew[job] if w == slot[1] else 1 - skew[job])
+            elif p in slots and w in slots[p]:
+                logp -= math.log(len(slots[p]))
+            elif not (p == w or p == "{job}" or (p == "{place}" and w == WORKPLACES.get(job))):
+                logp = -math.inf
+        if logp > -math.inf:
+            return logp
+    return -math.inf
+
+
 def augmentation_cost(p_female: Mapping[str, float] = JOB_SKEW) -> float:
     """Nats per sentence that a model with 50/50 genders loses, at best, on text with the
     skew ``p_female``: the mean over gendered sentences of ``KL(Bernoulli(p) || 1/2)``."""

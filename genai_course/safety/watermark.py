@@ -51,7 +51,7 @@ from genai_course.llm.transformer import GPT
 DEFAULT_KEY = 15485863
 
 Context = tuple[int, ...]
-GreenFn = Callable[[Context, "WatermarkConfig"], torch.Tensor]
+GreenFn = Callable[[Context, int, float, int], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -96,15 +96,16 @@ def context_seed(key: int, context: Context) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
-def green_list(context: Context, config: WatermarkConfig) -> torch.Tensor:
-    """The green list after ``context`` (the previous ``config.context_width`` token ids): a
-    boolean mask of shape ``(vocab_size,)``, True for the first ``config.green_size`` tokens of
+def green_list(context: Context, vocab_size: int, gamma: float, key: int) -> torch.Tensor:
+    """The green list after ``context`` (a tuple of the previous token ids): a boolean mask of
+    shape ``(vocab_size,)``, True for the first ``int(gamma * vocab_size)`` tokens of
     ``torch.randperm(vocab_size)`` drawn from a CPU generator seeded with
-    :func:`context_seed` (Kirchenbauer et al.'s algorithm 2)."""
-    generator = torch.Generator().manual_seed(context_seed(config.key, context))
-    permutation = torch.randperm(config.vocab_size, generator=generator)
-    mask = torch.zeros(config.vocab_size, dtype=torch.bool)
-    mask[permutation[:config.green_size]] = True
+    :func:`context_seed` (Kirchenbauer et al.'s algorithm 2). Plain arguments, so that a
+    student's version can be graded in the sandbox."""
+    generator = torch.Generator().manual_seed(context_seed(key, context))
+    permutation = torch.randperm(vocab_size, generator=generator)
+    mask = torch.zeros(vocab_size, dtype=torch.bool)
+    mask[permutation[:int(gamma * vocab_size)]] = True
     return mask
 
 
@@ -119,7 +120,8 @@ class GreenLists:
     def row(self, context: Context) -> torch.Tensor:
         """The green mask after ``context``."""
         if context not in self.rows:
-            row = self.green_fn(context, self.config)
+            cfg = self.config
+            row = self.green_fn(context, cfg.vocab_size, cfg.gamma, cfg.key)
             if not isinstance(row, torch.Tensor) or row.dtype != torch.bool or \
                     tuple(row.shape) != (self.config.vocab_size,):
                 raise TypeError(f"the green list function must return a bool tensor of shape "

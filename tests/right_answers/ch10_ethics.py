@@ -60,18 +60,18 @@ def exposure(canary_log_prob, candidate_log_probs):
     },
     "ex3_green_list": {
         "scatter into an empty mask": '''
-def green_list(context, config):
+def green_list(context, vocab_size, gamma, key):
     g = torch.Generator()
-    g.manual_seed(context_seed(config.key, context))
-    perm = torch.randperm(config.vocab_size, generator=g)
-    k = int(config.gamma * config.vocab_size)
-    return torch.zeros(config.vocab_size, dtype=torch.bool).scatter(0, perm[:k], True)
+    g.manual_seed(context_seed(key, context))
+    perm = torch.randperm(vocab_size, generator=g)
+    k = int(gamma * vocab_size)
+    return torch.zeros(vocab_size, dtype=torch.bool).scatter(0, perm[:k], True)
 ''',
         "each token's position in the permutation": '''
-def green_list(context, config):
-    g = torch.Generator().manual_seed(context_seed(config.key, context))
-    position = torch.randperm(config.vocab_size, generator=g).argsort()  # where each token sits
-    return position < int(config.gamma * config.vocab_size)
+def green_list(context, vocab_size, gamma, key):
+    g = torch.Generator().manual_seed(context_seed(key, context))
+    position = torch.randperm(vocab_size, generator=g).argsort()  # where each token sits
+    return position < int(gamma * vocab_size)
 ''',
     },
     "ex4_z_score": {

@@ -30,10 +30,10 @@ _FLOPS_CHECKS = '''
 
 # a green list with the given context in the seed and the given slice of the permutation
 _GREEN = '''
-def green_list(context, config):
-    g = torch.Generator().manual_seed(context_seed(config.key, {context}))
-    perm = torch.randperm(config.vocab_size, generator=g)
-    mask = torch.zeros(config.vocab_size, dtype=torch.bool)
+def green_list(context, vocab_size, gamma, key):
+    g = torch.Generator().manual_seed(context_seed(key, {context}))
+    perm = torch.randperm(vocab_size, generator=g)
+    mask = torch.zeros(vocab_size, dtype=torch.bool)
     mask[{pick}] = True
     return mask
 '''
@@ -105,28 +105,29 @@ def exposure(canary_log_prob, candidate_log_probs):
     },
     "ex3_green_list": {
         "takes the end of the permutation": _GREEN.format(
-            context="context", pick="perm[-int(config.gamma * config.vocab_size):]"),
+            context="context", pick="perm[-int(gamma * vocab_size):]"),
         "rounds the size of the green list": _GREEN.format(
-            context="context", pick="perm[:round(config.gamma * config.vocab_size)]"),
-        "ignores the context": _GREEN.format(
-            context="()", pick="perm[:int(config.gamma * config.vocab_size)]"),
-        "reseeds the global generator": '''
-def green_list(context, config):
-    torch.manual_seed(context_seed(config.key, context))
-    perm = torch.randperm(config.vocab_size)
-    mask = torch.zeros(config.vocab_size, dtype=torch.bool)
-    mask[perm[:int(config.gamma * config.vocab_size)]] = True
+            context="context", pick="perm[:round(gamma * vocab_size)]"),
+        "ignores the context": _GREEN.format(context="()", pick="perm[:int(gamma * vocab_size)]"),
+        "shuffles with Python's random module": '''
+import random
+
+def green_list(context, vocab_size, gamma, key):
+    order = list(range(vocab_size))
+    random.Random(context_seed(key, context)).shuffle(order)
+    mask = torch.zeros(vocab_size, dtype=torch.bool)
+    mask[order[:int(gamma * vocab_size)]] = True
     return mask
 ''',
         "returns the token ids instead of a mask": '''
-def green_list(context, config):
-    g = torch.Generator().manual_seed(context_seed(config.key, context))
-    return torch.randperm(config.vocab_size, generator=g)[:int(config.gamma * config.vocab_size)]
+def green_list(context, vocab_size, gamma, key):
+    g = torch.Generator().manual_seed(context_seed(key, context))
+    return torch.randperm(vocab_size, generator=g)[:int(gamma * vocab_size)]
 ''',
         "calls the package": '''
-def green_list(context, config):
+def green_list(context, vocab_size, gamma, key):
     from genai_course.safety.watermark import green_list as reference
-    return reference(context, config)
+    return reference(context, vocab_size, gamma, key)
 ''',
     },
     "ex4_z_score": {
