@@ -67,6 +67,8 @@ class ChatTokenizer:
         self.special_ids = {t: self.index[t] for t in SPECIAL_TOKENS}
         self.end_id, self.unk_id = self.index[END], self.index[UNK]
         self.role_ids = {role: self.index[f"<|{role}|>"] for role in ROLES}
+        #: Tokens that end an assistant's turn: ``<|end|>``, or the start of another turn.
+        self.stop_ids = frozenset([self.end_id, *self.role_ids.values()])
 
     @property
     def vocab_size(self) -> int:
@@ -197,7 +199,8 @@ LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 @dataclass
 class Choice:
     """One generated reply: its text, why it ended (``"stop"``: the model closed its turn
-    or a stop string was reached; ``"length"``: ``max_tokens``), and its token count."""
+    or a stop string was reached; ``"length"``: ``max_tokens``), and its token count (the
+    tokens sampled, the closing token included)."""
 
     index: int
     text: str
@@ -343,7 +346,8 @@ class ChatModel:
         (text that might begin a stop string is held back until it cannot). Each choice
         ends with a delta carrying its ``finish_reason``. ``temperature=0`` is greedy;
         ``top_p`` is nucleus sampling; ``max_tokens`` defaults to the rest of the context;
-        a reply ends at ``<|end|>`` or before the first ``stop`` string."""
+        a reply ends at ``<|end|>`` (or a token opening another turn) or before the first
+        ``stop`` string; ``<|unk|>`` tokens are dropped from the text."""
         prompt = self.prompt_ids(messages)
         max_tokens, stops = self._check(prompt, max_tokens, temperature, top_p, n, stop)
         return self._stream(prompt, n, max_tokens, temperature, top_p, stops, seed,
@@ -353,17 +357,18 @@ class ChatModel:
                 top_p: float, stops: list[str], seed: int | None,
                 logits_processor: LogitsProcessor | None) -> Iterator[Delta]:
         rows = [_Row() for _ in range(n)]
-        end = self.tokenizer.end_id
+        ends = self.tokenizer.stop_ids
         steps = self._steps(prompt, n, max_tokens, temperature, top_p, seed, logits_processor)
         for step, tokens in enumerate(steps, start=1):
             for i, (row, token) in enumerate(zip(rows, tokens, strict=True)):
                 if row.done:
                     continue
-                if token != end:
+                closed = token in ends
+                if not closed:
                     row.ids.append(token)
-                text = self.tokenizer.decode(row.ids)
+                text = self.tokenizer.decode(row.ids, skip_special=True)
                 cut = _stop_cut(text, stops)
-                if token == end or cut is not None:
+                if closed or cut is not None:
                     row.done = "stop"
                 elif step == max_tokens:
                     row.done = "length"
@@ -371,7 +376,7 @@ class ChatModel:
                 upto = len(final) if row.done else len(final) - _held_back(final, stops)
                 if upto > row.sent or row.done:
                     yield Delta(i, final[row.sent:upto], row.done,
-                                len(row.ids) + (token == end) if row.done else 0)
+                                len(row.ids) + closed if row.done else 0)
                     row.sent = upto
             if all(r.done for r in rows):
                 steps.close()
@@ -405,7 +410,7 @@ class ChatModel:
         for i, p in enumerate(prompts):
             by_length.setdefault(len(p), []).append(i)
         device = next(self.model.parameters()).device
-        end = self.tokenizer.end_id
+        ends = torch.tensor(sorted(self.tokenizer.stop_ids), device=device)
         for length, members in by_length.items():
             steps = min(max_tokens, self.context_length - length)
             if steps < 1:
@@ -419,13 +424,15 @@ class ChatModel:
                 for _ in range(steps):
                     nxt = self.model(idx, cache)[:, -1, :].argmax(-1, keepdim=True)
                     generated.append(nxt)
-                    done |= nxt[:, 0] == end
+                    done |= torch.isin(nxt[:, 0], ends)
                     if done.all():
                         break
                     idx = nxt
                 rows = torch.cat(generated, dim=1).tolist()
                 for i, row in zip(chunk, rows, strict=True):
-                    out[i] = self.tokenizer.decode(row[:row.index(end)] if end in row else row)
+                    closing = [k for k, t in enumerate(row) if t in self.tokenizer.stop_ids]
+                    row = row[:closing[0]] if closing else row
+                    out[i] = self.tokenizer.decode(row, skip_special=True)
         return out
 
     @torch.no_grad()

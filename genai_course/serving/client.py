@@ -80,7 +80,8 @@ class OpenAIBackend:
 
     def _body(self, messages: Messages, options: dict[str, Any], stream: bool
               ) -> dict[str, Any]:
-        body = {"model": self.name, "messages": check_messages(list(messages)),
+        # roles are the endpoint's business (others know "developer", "tool", ...)
+        body = {"model": self.name, "messages": [dict(m) for m in messages],
                 **{k: v for k, v in options.items() if v is not None}}
         if stream:
             body["stream"] = True
