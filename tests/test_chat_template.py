@@ -5,8 +5,8 @@ assistant's tokens."""
 
 from __future__ import annotations
 
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 import pytest
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from genai_course.llm import chat
 from genai_course.llm.chat import (

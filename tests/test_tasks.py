@@ -167,7 +167,7 @@ def test_json_items_are_tinylang_and_valid_against_the_schema() -> None:
         value = json.loads(item.answer)
         jsonschema.validate(value, tasks.JSON_SCHEMA)
         assert list(value) == list(tasks.JSON_SCHEMA["properties"])
-        for key, field in value.items():
+        for field in value.values():
             if field is not None:
                 assert field in item.meta["sentence"]
     item = first("json")
