@@ -251,3 +251,63 @@ def test_transformers_backend_with_a_local_folder(tmp_path, model) -> None:
     assert len(client.chat(HELLO, temperature=1.0, seed=0, n=2, max_tokens=5).choices) == 2
     with pytest.raises(ChatClientError, match="not a local model folder"):
         ChatClient.transformers(tmp_path / "missing")
+
+
+def test_cli_serve_refuses_unknown_and_non_chat_models(capsys) -> None:
+    from genai_course.course.cli import main
+
+    assert main(["serve", "--model", "nope"]) == 2
+    assert "no checkpoint named 'nope'" in capsys.readouterr().err
+    assert main(["serve", "--model", "tinygpt-tinylang"]) == 2
+    assert "not a chat model" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- generation API
+
+def test_answer_many_equals_greedy_chat(model: ChatModel) -> None:
+    conversations = [[{"role": "user", "content": text}] for text in
+                     ("What is 1 + 2?", "What is 3 + 4?", "Say HELLO.", "Sort: 3 1 2")]
+    batched = model.answer_many(conversations, max_tokens=12, batch_size=2)
+    assert batched == [model.chat(c, temperature=0, max_tokens=12).text
+                       for c in conversations]
+
+
+def test_logprob_is_the_chain_rule_over_the_reply(model: ChatModel) -> None:
+    """log p(reply) from one forward pass equals the sum of next-token log-probabilities
+    computed prefix by prefix (one forward pass per token)."""
+    import torch
+
+    reply = "68"
+    prompt = model.prompt_ids(HELLO)
+    target = model.tokenizer.encode(reply) + [model.tokenizer.end_id]
+    total = 0.0
+    with torch.no_grad():
+        for k, token in enumerate(target):
+            prefix = torch.tensor([prompt + target[:k]])
+            total += torch.log_softmax(model.model(prefix)[0, -1], -1)[token].item()
+    assert model.logprob(HELLO, reply) == pytest.approx(total, abs=1e-4)
+    top = model.next_token_probs(HELLO, top=5)
+    assert len(top) == 5 and all(a[1] >= b[1] for a, b in zip(top, top[1:], strict=False))
+    with torch.no_grad():
+        probs = torch.softmax(model.model(torch.tensor([prompt]))[0, -1], -1)
+    assert top[0][1] == pytest.approx(probs.max().item(), rel=1e-5)
+    assert dict(model.next_token_probs(HELLO, prefix="6", top=101))["8"] == pytest.approx(
+        torch.tensor(model.logprob(HELLO, "68", close=False)
+                     - model.logprob(HELLO, "6", close=False)).exp().item(), rel=1e-4)
+
+
+def test_logits_processor_constrains_every_token(model: ChatModel) -> None:
+    import torch
+
+    digits = torch.tensor(model.tokenizer.encode("0123456789"))
+
+    def only_digits(history: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        assert history.shape[0] == logits.shape[0] == 2
+        mask = torch.full_like(logits, float("-inf"))
+        mask[:, digits] = 0.0
+        return logits + mask
+
+    result = model.chat(HELLO, temperature=1.0, seed=0, n=2, max_tokens=8,
+                        logits_processor=only_digits)
+    assert all(c.text.isdigit() and len(c.text) == 8 for c in result.choices)
+    assert all(c.finish_reason == "length" for c in result.choices)

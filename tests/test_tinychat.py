@@ -168,3 +168,38 @@ def test_recipe_end_to_end_on_a_tiny_budget(one_thread) -> None:
     assert {"format_obeyed", "attack_success", "answers_a_valid_value"} <= \
         {k for r in card for k in r}
     assert "| add 2-digit, direct |" in recipe.format_report_card(card)
+
+
+def test_genai_course_serve_command(tmp_path) -> None:
+    """`genai-course serve` in its own process on a free loopback port, called by plain
+    HTTP, then stopped."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "genai_course.course.cli", "serve",
+                             "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).json()
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+                time.sleep(0.5)
+        assert [m["id"] for m in models["data"]] == ["tinychat"]
+        reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=60, json={
+            "model": "tinychat", "temperature": 0,
+            "messages": [{"role": "user", "content": "What is 23 + 45?"}]}).json()
+        assert reply["choices"][0]["message"]["content"].strip().endswith("68")
+    finally:
+        proc.terminate()
+        proc.wait(30)
