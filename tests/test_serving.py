@@ -240,7 +240,8 @@ def test_transformers_backend_with_a_local_folder(tmp_path, model) -> None:
     tok.save_pretrained(tmp_path)
     client = ChatClient.transformers(tmp_path)
     reply = client.chat(HELLO, temperature=0, max_tokens=10)
-    ids = tok.apply_chat_template(HELLO, add_generation_prompt=True, return_tensors="pt")
+    ids = tok.apply_chat_template(HELLO, add_generation_prompt=True, return_tensors="pt",
+                                  return_dict=True)["input_ids"]
     out = gpt2.generate(ids, max_new_tokens=10, do_sample=False,
                         pad_token_id=model.tokenizer.end_id)[0, ids.shape[1]:].tolist()
     end = model.tokenizer.end_id

@@ -18,16 +18,22 @@ from genai_course.data import tasks
 from genai_course.data.tinyworld import default_world
 from genai_course.llm.chat import ChatModel, ChatTokenizer
 from genai_course.llm.transformer import GPT, count_parameters
-from genai_course.pretrained import REGISTRY, load_pretrained, sha256_of
+from genai_course.pretrained import REGISTRY, load_payload, load_pretrained, sha256_of
 from genai_course.pretrained import tinychat as recipe
 from genai_course.serving.client import ChatClient
 from genai_course.serving.server import serve_in_thread
 
 CARD = Path(recipe.__file__).parent / "cards" / "tinychat.md"
+needs_checkpoint = pytest.mark.skipif(
+    "tinychat" not in REGISTRY,
+    reason="the tinychat checkpoint is not registered yet (genai-course retrain tinychat)")
 
 
 @pytest.fixture(scope="module")
 def model() -> GPT:
+    if "tinychat" not in REGISTRY:
+        pytest.skip("the tinychat checkpoint is not registered yet (genai-course retrain "
+                    "tinychat)")
     return load_pretrained("tinychat")
 
 
@@ -48,12 +54,14 @@ def test_checkpoint_is_small_hash_checked_and_described(model: GPT) -> None:
     assert [row["task"] for row in model.report_card] == [r[0] for r in recipe.REPORT_ROWS]
 
 
-def test_model_card_ships_the_checkpoint_s_report_card(model: GPT) -> None:
+def test_model_card_is_the_shipped_checkpoint_s(model: GPT) -> None:
     text = CARD.read_text(encoding="utf-8")
+    assert text == recipe.model_card(load_payload("tinychat"))
     assert recipe.format_report_card(model.report_card) in text
-    for heading in ("## Data", "## Size", "## Training", "## Report card",
+    for heading in ("## Model details", "## Data", "## Training", "## Report card",
                     "## Known failure modes"):
         assert heading in text
+    assert "TODO" not in text
 
 
 def accuracy(chat: ChatModel, family: str, n: int, seed: int, **options) -> float:
@@ -170,6 +178,7 @@ def test_recipe_end_to_end_on_a_tiny_budget(one_thread) -> None:
     assert "| add 2-digit, direct |" in recipe.format_report_card(card)
 
 
+@needs_checkpoint
 def test_genai_course_serve_command(tmp_path) -> None:
     """`genai-course serve` in its own process on a free loopback port, called by plain
     HTTP, then stopped."""

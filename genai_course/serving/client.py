@@ -156,9 +156,9 @@ class TransformersBackend:
              seed: int | None = None, n: int = 1) -> ChatResult:
         import torch
 
-        ids = self.tokenizer.apply_chat_template(check_messages(list(messages)),
-                                                 add_generation_prompt=True,
-                                                 return_tensors="pt").to(self.device)
+        ids = self.tokenizer.apply_chat_template(
+            check_messages(list(messages)), add_generation_prompt=True, return_tensors="pt",
+            return_dict=True)["input_ids"].to(self.device)
         sample = temperature > 0
         options: dict[str, Any] = dict(max_new_tokens=max_tokens or 256, do_sample=sample,
                                        num_return_sequences=n,
