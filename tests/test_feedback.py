@@ -23,7 +23,7 @@ from genai_course.course.feedback_page import FeedbackExporter, tex_to_mathml
 from genai_course.course.nbgrader_plugins import ReadableFeedback, feedback_summary
 from genai_course.course.release import release
 
-from .conftest import BROWSER_SCREENSHOTS, ROOT
+from .conftest import ROOT
 
 pytestmark = pytest.mark.xdist_group("feedback")  # one graded course for the module
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
@@ -204,7 +204,7 @@ def test_real_feedback_is_offline_named_and_honest(feedback_file):
     assert answers and not any(header_line in a for a in answers if "Your answer" in a)
 
 
-def test_real_feedback_in_a_browser_renders_maths_and_wraps_verdicts(feedback_file):
+def test_real_feedback_in_a_browser_renders_maths_and_wraps_verdicts(feedback_file, screenshots):
     """Chromium opens the page from disk with the network cut: every request is a file,
     formulas have a size, and no output runs wider than its box."""
     try:
@@ -235,8 +235,7 @@ def test_real_feedback_in_a_browser_renders_maths_and_wraps_verdicts(feedback_fi
                 ".map(p => p.innerText.slice(0, 80))")
             assert not overflowing, overflowing
             page.locator("#ex1_count_bigrams__hidden").scroll_into_view_if_needed()
-            BROWSER_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(BROWSER_SCREENSHOTS / "feedback.png"))
+            page.screenshot(path=str(screenshots / "feedback.png"))
             context.close()
         finally:
             browser.close()
