@@ -73,9 +73,13 @@ def elo(n_items: int, games: Games, k: float = 32.0, scale: float = 400.0, base:
 def _check_connected(wins: np.ndarray) -> None:
     """Without a penalty the MLE is finite only if every player can be reached from every
     other through "beat" edges (the comparison graph is strongly connected; Hunter 2004)."""
-    n = len(wins)
+    hint = "its strength would be infinite; pass alpha > 0 to regularise"
+    for i in range(len(wins)):
+        if wins[i].sum() == 0 or wins[:, i].sum() == 0:
+            raise ValueError(f"with alpha=0 player {i} needs a win and a loss: "
+                             f"{'never won' if wins[i].sum() == 0 else 'never lost'}, so {hint}")
     beats = wins > 0
-    for graph in (beats, beats.T):
+    for graph, relation in ((beats, "beat"), (beats.T, "lost to")):
         seen, stack = {0}, [0]
         while stack:
             i = stack.pop()
@@ -83,13 +87,11 @@ def _check_connected(wins: np.ndarray) -> None:
                 if int(j) not in seen:
                     seen.add(int(j))
                     stack.append(int(j))
-        if len(seen) < n:
-            missing = sorted(set(range(n)) - seen)
-            raise ValueError(
-                "with alpha=0 the strengths are infinite: players "
-                f"{missing[:5]} are never {'beaten by' if graph is beats else 'beating'} "
-                "the rest (every player needs a win and a loss inside one connected group); "
-                "pass alpha > 0 to regularise")
+        if len(seen) < len(wins):
+            missing = sorted(set(range(len(wins))) - seen)
+            raise ValueError(f"with alpha=0 every group of players must have {relation} "
+                             f"someone outside it; players {missing[:5]} are never reached "
+                             f"from player 0, so {hint}")
 
 
 def bradley_terry(n_items: int, comparisons: Games, alpha: float = 0.0, tol: float = 1e-10,
