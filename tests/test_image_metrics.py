@@ -39,7 +39,8 @@ def test_fid_analytic_cases():
     # identical Gaussians: 0 (up to round-off), a singular covariance included
     s = random_spd(6, rng)
     s[:, 0] = s[0, :] = 0.0
-    assert im.frechet_distance(m1[:1].repeat(6), s, m1[:1].repeat(6), s) == pytest.approx(0, abs=1e-9)
+    mu = m1[:1].repeat(6)
+    assert im.frechet_distance(mu, s, mu, s) == pytest.approx(0, abs=1e-9)
 
 
 def test_fid_matches_scipy_sqrtm_on_non_commuting_covariances():
@@ -130,9 +131,9 @@ def brute_force_pr(real, fake, k):
         return [sorted(np.linalg.norm(s - p, axis=1))[k] for p in s]
 
     rr, fr = radii(real), radii(fake)
-    precision = np.mean([any(np.linalg.norm(f - r) <= rad for r, rad in zip(real, rr))
+    precision = np.mean([any(np.linalg.norm(f - r) <= rad for r, rad in zip(real, rr, strict=True))
                          for f in fake])
-    recall = np.mean([any(np.linalg.norm(r - f) <= rad for f, rad in zip(fake, fr))
+    recall = np.mean([any(np.linalg.norm(r - f) <= rad for f, rad in zip(fake, fr, strict=True))
                       for r in real])
     return precision, recall
 

@@ -125,8 +125,8 @@ PROBLEMS: tuple[CodeProblem, ...] = (
     _problem(
         "running_max", "running_max(numbers)",
         "Return the list whose i-th entry is the largest of numbers[0..i].",
-        "    out = []\n    for x in numbers:\n        out.append(x if not out else max(out[-1], x))\n"
-        "    return out\n",
+        "    out = []\n    for x in numbers:\n"
+        "        out.append(x if not out else max(out[-1], x))\n    return out\n",
         "assert running_max([]) == []\nassert running_max([3, 1, 4, 1, 5]) == [3, 3, 4, 4, 5]\n"
         "assert running_max([-2, -3]) == [-2, -2]\n",
         {"starts from 0 (wrong for negatives)":
@@ -136,12 +136,14 @@ PROBLEMS: tuple[CodeProblem, ...] = (
     _problem(
         "fizzbuzz", "fizzbuzz(n)",
         "Return 'FizzBuzz' if n is divisible by 15, 'Fizz' by 3, 'Buzz' by 5, else str(n).",
-        "    if n % 15 == 0:\n        return 'FizzBuzz'\n    if n % 3 == 0:\n        return 'Fizz'\n"
+        "    if n % 15 == 0:\n        return 'FizzBuzz'\n"
+        "    if n % 3 == 0:\n        return 'Fizz'\n"
         "    if n % 5 == 0:\n        return 'Buzz'\n    return str(n)\n",
         "assert fizzbuzz(1) == '1'\nassert fizzbuzz(9) == 'Fizz'\nassert fizzbuzz(10) == 'Buzz'\n"
         "assert fizzbuzz(30) == 'FizzBuzz'\n",
         {"15 checked last":
-             "    if n % 3 == 0:\n        return 'Fizz'\n    if n % 5 == 0:\n        return 'Buzz'\n"
+             "    if n % 3 == 0:\n        return 'Fizz'\n"
+             "    if n % 5 == 0:\n        return 'Buzz'\n"
              "    if n % 15 == 0:\n        return 'FizzBuzz'\n    return str(n)\n",
          "returns the number, not a string":
              "    if n % 15 == 0:\n        return 'FizzBuzz'\n    if n % 3 == 0:\n"

@@ -115,7 +115,7 @@ class CharGPT:
                 idx = torch.tensor([encoded[i] for i in batch], device=device)
                 out = self.model.generate(idx, max_chars, temperature=temperature,
                                           generator=generator if temperature > 0 else None)
-                for i, row in zip(batch, out[:, length:].cpu()):
+                for i, row in zip(batch, out[:, length:].cpu(), strict=True):
                     texts[i] = _cut(self.tokenizer.decode(row.tolist()), stop)
         return texts
 

@@ -82,7 +82,8 @@ def score_items(model: TextModel, items: Sequence[MCItem], method: str = "full")
     if method == "generate":
         replies = model.generate([letter_prompt(it) for it in items], max_chars=3)
         picked = [next((ch for ch in r if not ch.isspace()), "") for r in replies]
-        return np.array([float(p == LETTERS[it.answer]) for p, it in zip(picked, items)])
+        return np.array([float(p == LETTERS[it.answer])
+                         for p, it in zip(picked, items, strict=True)])
     if method == "letter":
         pairs = [(letter_prompt(it), LETTERS[i]) for it in items for i in range(len(it.choices))]
     else:
@@ -93,7 +94,7 @@ def score_items(model: TextModel, items: Sequence[MCItem], method: str = "full")
         scores = flat[pos:pos + len(it.choices)]
         pos += len(it.choices)
         if method == "full_norm":
-            scores = [s / len(" " + c) for s, c in zip(scores, it.choices)]
+            scores = [s / len(" " + c) for s, c in zip(scores, it.choices, strict=True)]
         credits.append(_credit(scores, it.answer))
     return np.array(credits)
 
@@ -108,12 +109,13 @@ def _twins() -> dict[str, list[str]]:
     """For each agreeing word, the words of the same kind that agree differently."""
     out: dict[str, list[str]] = {}
     for table in (tinylang.TRANSITIVE, tinylang.INTRANSITIVE):
-        for sg, pl in zip(table["sg"], table["pl"]):
+        for sg, pl in zip(table["sg"], table["pl"], strict=True):
             out[sg], out[pl] = [pl], [sg]
-    for sg, pl in zip(tinylang.OBJECTS["it"], tinylang.OBJECTS["them"]):
+    for sg, pl in zip(tinylang.OBJECTS["it"], tinylang.OBJECTS["them"], strict=True):
         out[sg], out[pl] = [pl], [sg]
     out["it"], out["them"] = ["them"], ["it"]
-    for sg, pl in zip(tinylang.AGENTS["he"] + tinylang.AGENTS["she"], tinylang.AGENTS["they"]):
+    singular = tinylang.AGENTS["he"] + tinylang.AGENTS["she"]
+    for sg, pl in zip(singular, tinylang.AGENTS["they"], strict=True):
         out[sg], out[pl] = [pl], [sg]
     for pronoun in ("he", "she", "they"):
         out[pronoun] = [p for p in ("he", "she", "they") if p != pronoun]

@@ -82,7 +82,7 @@ def _smoothed(matches: list[int], totals: list[int], smooth: str | None,
               hyp_len: int) -> list[float]:
     """The n-gram precisions after smoothing (Chen & Cherry 2014, methods 0-4)."""
     out, k = [], 1
-    for n, (m, t) in enumerate(zip(matches, totals), start=1):
+    for n, (m, t) in enumerate(zip(matches, totals, strict=True), start=1):
         if t == 0:  # no n-grams of this order at all: nothing to smooth, precision 0
             out.append(0.0)
         elif smooth == "add-one" and n > 1:  # method 2: add 1 to both counts for n > 1
@@ -128,7 +128,7 @@ def bleu(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]], m
         raise ValueError("hypotheses is empty")
     matches, totals = [0] * max_n, [0] * max_n
     hyp_len = ref_len = 0
-    for hyp, refs in zip(hypotheses, references):
+    for hyp, refs in zip(hypotheses, references, strict=True):
         if isinstance(refs, str) or len(refs) == 0 or isinstance(refs[0], str):
             raise TypeError("each entry of references must be a non-empty list of token lists")
         for n in range(1, max_n + 1):
