@@ -238,6 +238,21 @@ def run_tests(program: str, tests: str, timeout: float = 2.0, memory_mb: int = 5
     return RunResult("failed", tail, seconds)
 
 
+def run_samples(problem: CodeProblem, programs: Sequence[str], timeout: float = 2.0,
+                memory_mb: int = 512, cache: dict[str, RunResult] | None = None
+                ) -> list[RunResult]:
+    """:func:`run_tests` of each program against ``problem.tests``. Identical programs run
+    once (the tests are deterministic), remembered in ``cache`` across calls."""
+    cache = {} if cache is None else cache
+    results = []
+    for program in programs:
+        key = program + "\0" + problem.tests
+        if key not in cache:
+            cache[key] = run_tests(program, problem.tests, timeout, memory_mb)
+        results.append(cache[key])
+    return results
+
+
 class BuggyCoder:
     """A stand-in code model with a temperature (see the module docstring).
 

@@ -60,7 +60,7 @@ class CharGPT:
     window, the context is cut from the left."""
 
     def __init__(self, model: GPT, tokenizer: CharTokenizer | None = None, name: str = "gpt",
-                 bos: str = "\n", batch_size: int = 64) -> None:
+                 bos: str = "\n", batch_size: int = 128) -> None:
         self.model = model
         self.tokenizer = tokenizer if tokenizer is not None else model.tokenizer
         self.name, self.bos, self.batch_size = name, bos, batch_size
@@ -101,21 +101,29 @@ class CharGPT:
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[str], max_chars: int, temperature: float = 0.0,
-                 seed: int = 0, stop: str | None = "\n") -> list[str]:
+                 seed: int = 0, stop: str | None = "\n", chunk: int = 16) -> list[str]:
+        """Prompts of equal length generate together, ``chunk`` characters at a time, and a
+        batch stops once every row contains ``stop``."""
         generator = torch.Generator().manual_seed(seed)
         device = next(self.model.parameters()).device
         texts: list[str] = [""] * len(prompts)
         by_length: dict[int, list[int]] = {}
         encoded = [self.tokenizer.encode(self.bos + p) for p in prompts]
-        for i, ids in enumerate(encoded):  # equal lengths generate together
+        for i, ids in enumerate(encoded):
             by_length.setdefault(len(ids), []).append(i)
         for length, members in by_length.items():
             for s in range(0, len(members), self.batch_size):
                 batch = members[s:s + self.batch_size]
                 idx = torch.tensor([encoded[i] for i in batch], device=device)
-                out = self.model.generate(idx, max_chars, temperature=temperature,
-                                          generator=generator if temperature > 0 else None)
-                for i, row in zip(batch, out[:, length:].cpu(), strict=True):
+                while idx.shape[1] - length < max_chars:
+                    steps = min(chunk, max_chars - (idx.shape[1] - length))
+                    idx = self.model.generate(idx, steps, temperature=temperature,
+                                              generator=generator if temperature > 0 else None)
+                    done = [stop is not None and stop in self.tokenizer.decode(row.tolist())
+                            for row in idx[:, length:].cpu()]
+                    if all(done):
+                        break
+                for i, row in zip(batch, idx[:, length:].cpu(), strict=True):
                     texts[i] = _cut(self.tokenizer.decode(row.tolist()), stop)
         return texts
 

@@ -75,27 +75,44 @@ def _credit(scores: Sequence[float], answer: int) -> float:
     return 1.0 / len(best) if answer in best else 0.0
 
 
-def score_items(model: TextModel, items: Sequence[MCItem], method: str = "full") -> np.ndarray:
-    """Credit in [0, 1] for each item under ``method`` (one of :data:`METHODS`)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method == "generate":
+def score_methods(model: TextModel, items: Sequence[MCItem], methods: Sequence[str] = METHODS
+                  ) -> dict[str, np.ndarray]:
+    """Credit in [0, 1] for each item under each of ``methods`` (see :data:`METHODS`); the
+    two full-answer methods share one pass over the choices."""
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise ValueError(f"method must be one of {METHODS}, got {bad[0]!r}")
+    out: dict[str, np.ndarray] = {}
+    if "generate" in methods:
         replies = model.generate([letter_prompt(it) for it in items], max_chars=3)
         picked = [next((ch for ch in r if not ch.isspace()), "") for r in replies]
-        return np.array([float(p == LETTERS[it.answer])
-                         for p, it in zip(picked, items, strict=True)])
-    if method == "letter":
+        out["generate"] = np.array([float(p == LETTERS[it.answer])
+                                    for p, it in zip(picked, items, strict=True)])
+    if "letter" in methods:
         pairs = [(letter_prompt(it), LETTERS[i]) for it in items for i in range(len(it.choices))]
-    else:
-        pairs = [(it.question, " " + c) for it in items for c in it.choices]
-    flat = model.logprobs(pairs)
+        out["letter"] = _credits(model.logprobs(pairs), items)
+    if "full" in methods or "full_norm" in methods:
+        flat = model.logprobs([(it.question, " " + c) for it in items for c in it.choices])
+        lengths = [len(" " + c) for it in items for c in it.choices]
+        if "full" in methods:
+            out["full"] = _credits(flat, items)
+        if "full_norm" in methods:
+            out["full_norm"] = _credits([s / n for s, n in zip(flat, lengths, strict=True)],
+                                        items)
+    return {m: out[m] for m in methods}
+
+
+def score_items(model: TextModel, items: Sequence[MCItem], method: str = "full") -> np.ndarray:
+    """Credit in [0, 1] for each item under ``method`` (one of :data:`METHODS`)."""
+    return score_methods(model, items, [method])[method]
+
+
+def _credits(flat: Sequence[float], items: Sequence[MCItem]) -> np.ndarray:
+    """Per-item credit from the choices' scores, listed item after item."""
     credits, pos = [], 0
     for it in items:
-        scores = flat[pos:pos + len(it.choices)]
+        credits.append(_credit(flat[pos:pos + len(it.choices)], it.answer))
         pos += len(it.choices)
-        if method == "full_norm":
-            scores = [s / len(" " + c) for s, c in zip(scores, it.choices, strict=True)]
-        credits.append(_credit(scores, it.answer))
     return np.array(credits)
 
 

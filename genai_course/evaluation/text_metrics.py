@@ -78,6 +78,18 @@ def brevity_penalty(hyp_len: int, ref_len: int) -> float:
     return 0.0 if hyp_len == 0 else math.exp(1 - ref_len / hyp_len)
 
 
+def corpus_brevity_penalty(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]
+                           ) -> float:
+    """The brevity penalty of a corpus: :func:`brevity_penalty` of the total hypothesis length
+    and the sum, over sentences, of the reference length closest to each hypothesis."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"got {len(hypotheses)} hypotheses but {len(references)} reference lists")
+    hyp_len = sum(len(h) for h in hypotheses)
+    ref_len = sum(closest_reference_length(r, len(h)) for h, r in zip(hypotheses, references,
+                                                                       strict=True))
+    return brevity_penalty(hyp_len, ref_len)
+
+
 def _smoothed(matches: list[int], totals: list[int], smooth: str | None,
               hyp_len: int) -> list[float]:
     """The n-gram precisions after smoothing (Chen & Cherry 2014, methods 0-4)."""
@@ -127,7 +139,6 @@ def bleu(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]], m
     if len(hypotheses) == 0:
         raise ValueError("hypotheses is empty")
     matches, totals = [0] * max_n, [0] * max_n
-    hyp_len = ref_len = 0
     for hyp, refs in zip(hypotheses, references, strict=True):
         if isinstance(refs, str) or len(refs) == 0 or isinstance(refs[0], str):
             raise TypeError("each entry of references must be a non-empty list of token lists")
@@ -135,15 +146,13 @@ def bleu(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]], m
             m, t = modified_precision(hyp, refs, n)
             matches[n - 1] += m
             totals[n - 1] += t
-        hyp_len += len(hyp)
-        ref_len += closest_reference_length(refs, len(hyp))
     if matches[0] == 0:
         return 0.0
-    precisions = _smoothed(matches, totals, smooth, hyp_len)
+    precisions = _smoothed(matches, totals, smooth, sum(len(h) for h in hypotheses))
     if min(precisions) == 0.0:
         return 0.0
     log_mean = math.fsum(math.log(p) for p in precisions) / max_n
-    return brevity_penalty(hyp_len, ref_len) * math.exp(log_mean)
+    return corpus_brevity_penalty(hypotheses, references) * math.exp(log_mean)
 
 
 # mteval-v13a's language-independent rules, in order: punctuation and symbols become their
