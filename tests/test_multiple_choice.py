@@ -96,6 +96,9 @@ def test_char_gpt_logprobs_by_hand(one_thread):
 
     got = adapter.logprobs(pairs)
     assert got == pytest.approx([by_hand(*p) for p in pairs], abs=1e-6)
+    # one-character continuations take the shared-context path: same values
+    letters = [("ab", "c"), ("ab", "a"), ("abcabcab", "c"), ("", ".")]
+    assert adapter.logprobs(letters) == pytest.approx([by_hand(*p) for p in letters], abs=1e-6)
     replies = adapter.generate(["ab", "ba", "ab"], max_chars=4, stop=None)
     assert len(replies) == 3 and replies[0] == replies[2] and all(len(r) == 4 for r in replies)
 

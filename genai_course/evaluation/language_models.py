@@ -67,6 +67,35 @@ class CharGPT:
 
     @torch.no_grad()
     def logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Pairs are scored in batches; one-character continuations of the same context
+        (the letters of a multiple-choice prompt) share one forward pass."""
+        if pairs and all(len(c) == 1 for _, c in pairs):
+            contexts = list(dict.fromkeys(ctx for ctx, _ in pairs))
+            nxt = self._next_char_logprobs(contexts)
+            return [float(nxt[ctx][self.tokenizer.encode(c)[0]]) for ctx, c in pairs]
+        return self._score(pairs)
+
+    def _next_char_logprobs(self, contexts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Log-probabilities of every next character after each context."""
+        block = self.model.config.block_size
+        device = next(self.model.parameters()).device
+        out: dict[str, torch.Tensor] = {}
+        was_training = self.model.training
+        self.model.eval()
+        for i in range(0, len(contexts), self.batch_size):
+            chunk = contexts[i:i + self.batch_size]
+            ids = [self.tokenizer.encode(self.bos + ctx)[-block:] for ctx in chunk]
+            x = torch.zeros(len(chunk), max(map(len, ids)), dtype=torch.long)
+            for r, row in enumerate(ids):
+                x[r, :len(row)] = torch.tensor(row)
+            logp = F.log_softmax(self.model(x.to(device)).double(), -1).cpu()
+            for r, (ctx, row) in enumerate(zip(chunk, ids, strict=True)):
+                out[ctx] = logp[r, len(row) - 1]
+        self.model.train(was_training)
+        return out
+
+    @torch.no_grad()
+    def _score(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         block = self.model.config.block_size
         rows = []
         for context, continuation in pairs:

@@ -140,7 +140,8 @@ def bradley_terry_mm_step(theta: np.ndarray, wins: np.ndarray) -> np.ndarray:
     Repeating it converges to :func:`bradley_terry`'s answer (with ``alpha = 0``)."""
     p = np.exp(theta - theta.max())
     games = wins + wins.T
-    denom = (games / (p[:, None] + p[None, :])).sum(1)
+    pairs = p[:, None] + p[None, :]
+    denom = np.divide(games, pairs, out=np.zeros_like(games), where=games > 0).sum(1)
     new = np.log(wins.sum(1)) - np.log(denom)
     return new - new.mean()
 

@@ -52,16 +52,25 @@ def ngrams(tokens: Tokens, n: int) -> Counter[tuple[str, ...]]:
     return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
 
+def _max_counts(references: Sequence[Tokens], n: int) -> Counter[tuple[str, ...]]:
+    """For each n-gram, its largest count in any one reference."""
+    most: Counter[tuple[str, ...]] = Counter()
+    for ref in references:
+        most |= ngrams(_tokens(ref, "reference"), n)  # | keeps the maximum count
+    return most
+
+
+def _clip(hypothesis: Tokens, most: Counter[tuple[str, ...]], n: int) -> tuple[int, int]:
+    hyp = ngrams(_tokens(hypothesis, "hypothesis"), n)
+    return sum(min(c, most[g]) for g, c in hyp.items()), sum(hyp.values())
+
+
 def modified_precision(hypothesis: Tokens, references: Sequence[Tokens], n: int
                        ) -> tuple[int, int]:
     """``(clipped matches, hypothesis n-grams)`` of one hypothesis (Papineni 2002, eq. 1):
     each n-gram counts at most as often as it occurs in the one reference that has most of it.
     A corpus sums both parts over its sentences before dividing."""
-    hyp = ngrams(_tokens(hypothesis, "hypothesis"), _order(n))
-    most: Counter[tuple[str, ...]] = Counter()
-    for ref in references:
-        most |= ngrams(_tokens(ref, "reference"), n)  # | keeps the maximum count
-    return sum(min(c, most[g]) for g, c in hyp.items()), sum(hyp.values())
+    return _clip(hypothesis, _max_counts(references, _order(n)), n)
 
 
 def closest_reference_length(references: Sequence[Tokens], hyp_len: int) -> int:
@@ -139,11 +148,14 @@ def bleu(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]], m
     if len(hypotheses) == 0:
         raise ValueError("hypotheses is empty")
     matches, totals = [0] * max_n, [0] * max_n
+    shared: dict[tuple[int, int], Counter[tuple[str, ...]]] = {}  # one table per reference list
     for hyp, refs in zip(hypotheses, references, strict=True):
         if isinstance(refs, str) or len(refs) == 0 or isinstance(refs[0], str):
             raise TypeError("each entry of references must be a non-empty list of token lists")
         for n in range(1, max_n + 1):
-            m, t = modified_precision(hyp, refs, n)
+            if (id(refs), n) not in shared:
+                shared[id(refs), n] = _max_counts(refs, n)
+            m, t = _clip(hyp, shared[id(refs), n], n)
             matches[n - 1] += m
             totals[n - 1] += t
     if matches[0] == 0:
