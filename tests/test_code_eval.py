@@ -84,8 +84,14 @@ def test_runner_limits_time_memory_and_files():
 
 
 def test_buggy_coder_correct_rate_is_the_stated_one():
-    coder = BuggyCoder(rates=[0.5] * len(PROBLEMS), seed=0)
-    programs = coder.sample(0, 2000, temperature=1.0)
-    share = sum(p == PROBLEMS[0].program() for p in programs) / len(programs)
-    assert share == pytest.approx(math.exp(-0.5), abs=0.03)
-    assert coder.sample(1, 5, temperature=0.0) == [PROBLEMS[1].program()] * 5
+    coder = BuggyCoder(margins=[0.5, -1.0] + [0.0] * (len(PROBLEMS) - 2), seed=0)
+    for index, temperature in [(0, 1.0), (1, 0.5), (1, 2.0)]:
+        slips = len(PROBLEMS[index].slips)
+        want = math.exp(coder.margins[index] / temperature) / (
+            math.exp(coder.margins[index] / temperature) + slips)  # softmax, written out
+        assert coder.p_correct(index, temperature) == pytest.approx(want)
+        programs = coder.sample(index, 3000, temperature)
+        share = sum(p == PROBLEMS[index].program() for p in programs) / len(programs)
+        assert share == pytest.approx(want, abs=0.03)
+    assert coder.sample(0, 5, temperature=0.0) == [PROBLEMS[0].program()] * 5  # greedy, right
+    assert PROBLEMS[1].program() not in coder.sample(1, 20, temperature=0.0)  # greedy, a slip

@@ -10,10 +10,10 @@
 * :func:`run_tests` -- a program and its tests run in a separate Python process with a
   wall-clock limit and operating-system resource limits (CPU seconds, memory, file size,
   open files), in an empty temporary folder; the result is a status, never an exception.
-* :class:`BuggyCoder` -- a stand-in code model: it writes each problem's solution with
-  plausible slips (off-by-one, a wrong operator, a missing case, an endless loop, a memory
-  blow-up) at rates that grow with the temperature, so that pass@k has something to measure
-  until a trained model writes the programs.
+* :class:`BuggyCoder` -- a stand-in code model: it writes each problem's reference solution or
+  one of its plausible slips (off-by-one, a wrong operator, a missing case, an endless loop, a
+  memory blow-up), sampling with a temperature, so that pass@k has something to measure with
+  known true values until a trained model writes the programs.
 
 Used in: chapter 8.
 """
@@ -256,30 +256,31 @@ def run_samples(problem: CodeProblem, programs: Sequence[str], timeout: float = 
 class BuggyCoder:
     """A stand-in code model with a temperature (see the module docstring).
 
-    For each problem it writes the reference body, or with probability
-    ``1 - exp(-rate * temperature)`` one of the problem's slips (chosen uniformly), where
-    ``rate`` is the problem's difficulty: a list of per-problem rates, or one for all. At
-    temperature 0 it is always right, like a model that has memorised the solutions; its
-    correct rate per problem is known exactly (:meth:`p_correct`), so estimates of pass@k
-    can be checked against the truth."""
+    For problem ``i`` it chooses among the reference body and the problem's slips with
+    probabilities ``softmax(logits / temperature)``, where the reference's logit exceeds each
+    slip's by ``margins[i]``: a positive margin is a problem the model "knows" (its greedy
+    answer is right), a negative one a problem where its favourite answer is a slip.
+    Temperature 0 is greedy (a tie among slips is broken at random). The probability that a
+    sample is correct is known exactly (:meth:`p_correct`), so estimates can be checked."""
 
-    def __init__(self, rates: Sequence[float] | float = 1.0, seed: int = 0) -> None:
-        self.rates = rates
+    def __init__(self, margins: Sequence[float], seed: int = 0) -> None:
+        if len(margins) != len(PROBLEMS):
+            raise ValueError(f"need one margin per problem ({len(PROBLEMS)}), got {len(margins)}")
+        self.margins = [float(m) for m in margins]
         self.rng = random.Random(seed)
-
-    def _rate(self, index: int) -> float:
-        return float(self.rates if isinstance(self.rates, (int, float)) else self.rates[index])
 
     def p_correct(self, index: int, temperature: float) -> float:
         """The exact probability that a sample for problem ``index`` is correct."""
-        return math.exp(-self._rate(index) * temperature)
+        m, slips = self.margins[index], len(PROBLEMS[index].slips)
+        if temperature == 0:
+            return 1.0 if m > 0 else 0.0
+        return 1.0 / (1.0 + slips * math.exp(-m / temperature))
 
     def sample(self, index: int, n: int, temperature: float = 1.0) -> list[str]:
         """``n`` complete programs (prompt + body) for ``PROBLEMS[index]``."""
+        check_number(temperature, "temperature")
         problem = PROBLEMS[index]
         slips = list(problem.slips.values())
-        out = []
-        for _ in range(check_int(n, "n")):
-            wrong = self.rng.random() >= self.p_correct(index, temperature)
-            out.append(problem.program(self.rng.choice(slips) if wrong else None))
-        return out
+        p = self.p_correct(index, temperature)
+        return [problem.program(None if self.rng.random() < p else self.rng.choice(slips))
+                for _ in range(check_int(n, "n"))]

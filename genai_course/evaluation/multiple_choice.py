@@ -19,7 +19,9 @@ model that cannot tell the choices apart scores chance, not the position of the 
 :func:`agreement_items` builds questions from TinyLang with an exact checker: complete a
 sentence, where every wrong choice changes one word so that the grammar cannot produce the
 sentence (a verb's number, a pronoun, a noun's number: the agreement phenomena of BLiMP,
-Warstadt et al. 2020).
+Warstadt et al. 2020). :func:`recall_items` asks instead what a given text said: every choice
+is grammatical, so only a model that has seen the text can know the answer (a test of
+memory, and so of contamination).
 
 Used in: chapter 8.
 """
@@ -139,19 +141,18 @@ def _twins() -> dict[str, list[str]]:
     return out
 
 
-def agreement_items(n_items: int, split: str = "test", n_choices: int = 4, seed: int = 0,
-                    language: tinylang.TinyLang | None = None) -> list[MCItem]:
-    """``n_items`` sentence-completion items from TinyLang's ``split`` text (see the module
-    docstring): the question is the start of a sentence, the right choice its true rest,
-    each wrong choice the rest with one agreeing word swapped so that the exact grammar
-    gives the sentence probability 0. The right answer's position is random."""
+def _swap_items(n_items: int, split: str, n_choices: int, seed: int,
+                language: tinylang.TinyLang | None, grammatical: bool, kind: str) -> list[MCItem]:
+    """Items from the sentences of ``split``: the start of a sentence, its true rest, and
+    ``n_choices - 1`` rests with one word swapped for one of its ``_twins`` (agreement) or
+    ``_siblings`` (same class and agreement), kept when the exact grammar rejects them
+    (``grammatical=False``) or accepts them (``True``)."""
     check_int(n_items, "n_items", 1)
     language = language or tinylang.TinyLang(0)
-    twins = _twins()
-    rng = random.Random(f"agreement-{seed}-{split}")
-    sentences = language.text(split, 50 * n_items).splitlines()
+    swaps = _siblings() if grammatical else _twins()
+    rng = random.Random(f"{kind}-{seed}-{split}")
     items: list[MCItem] = []
-    for sentence in sentences:
+    for sentence in language.text(split, 50 * n_items).splitlines():
         words = sentence[:-1].split(" ")
         cuts = list(range(2, len(words)))
         rng.shuffle(cuts)
@@ -159,10 +160,10 @@ def agreement_items(n_items: int, split: str = "test", n_choices: int = 4, seed:
             rest = words[cut:]
             wrong = set()
             for i, w in enumerate(rest):
-                for other in twins.get(w, []):
+                for other in swaps.get(w, []):
                     variant = " ".join(rest[:i] + [other] + rest[i + 1:]) + "."
                     full = " ".join(words[:cut]) + " " + variant
-                    if language.log_prob(full) == float("-inf"):
+                    if (language.log_prob(full) > float("-inf")) == grammatical:
                         wrong.add(variant)
             if len(wrong) >= n_choices - 1:
                 choices = rng.sample(sorted(wrong), n_choices - 1)
@@ -173,3 +174,28 @@ def agreement_items(n_items: int, split: str = "test", n_choices: int = 4, seed:
         if len(items) == n_items:
             return items
     raise ValueError(f"found only {len(items)} items with {n_choices} choices")
+
+
+def agreement_items(n_items: int, split: str = "test", n_choices: int = 4, seed: int = 0,
+                    language: tinylang.TinyLang | None = None) -> list[MCItem]:
+    """``n_items`` sentence-completion items from TinyLang's ``split`` text (see the module
+    docstring): the question is the start of a sentence, the right choice its true rest,
+    each wrong choice the rest with one agreeing word swapped so that the exact grammar
+    gives the sentence probability 0. The right answer's position is random."""
+    return _swap_items(n_items, split, n_choices, seed, language, False, "agreement")
+
+
+def _siblings() -> dict[str, list[str]]:
+    """For each content word, the other words of its class with the same agreement."""
+    groups = [tinylang.COLOURS, *tinylang.OBJECTS.values(), *tinylang.TRANSITIVE.values(),
+              *tinylang.INTRANSITIVE.values(), *tinylang.AGENTS.values()]
+    return {w: [o for o in group if o != w] for group in groups for w in group}
+
+
+def recall_items(n_items: int, split: str = "test", n_choices: int = 4, seed: int = 0,
+                 language: tinylang.TinyLang | None = None) -> list[MCItem]:
+    """``n_items`` items asking what TinyLang's ``split`` text said: the start of one of its
+    sentences, its true rest, and rests with one word swapped for another of the same class
+    (a colour, an object, a verb, an agent) that the exact grammar accepts, so every choice
+    is a correct sentence and only memory of the text tells them apart."""
+    return _swap_items(n_items, split, n_choices, seed, language, True, "recall")
