@@ -14,6 +14,7 @@ from genai_course.evaluation.code_eval import (
     BuggyCoder,
     pass_at_k,
     pass_at_k_biased,
+    run_samples,
     run_tests,
 )
 
@@ -95,3 +96,13 @@ def test_buggy_coder_correct_rate_is_the_stated_one():
         assert share == pytest.approx(want, abs=0.03)
     assert coder.sample(0, 5, temperature=0.0) == [PROBLEMS[0].program()] * 5  # greedy, right
     assert PROBLEMS[1].program() not in coder.sample(1, 20, temperature=0.0)  # greedy, a slip
+
+
+def test_run_samples_runs_each_distinct_program_once():
+    problem = PROBLEMS[0]
+    right, wrong = problem.program(), problem.program(problem.slips["off by one (stops at n - 1)"])
+    cache: dict = {}
+    results = run_samples(problem, [right, wrong] * 3, cache=cache)
+    assert [r.passed for r in results] == [True, False] * 3
+    assert len(cache) == 2
+    assert run_samples(problem, [wrong], cache=cache)[0] is results[1]  # from the cache

@@ -182,16 +182,22 @@ class RunResult:
         return self.status == "passed"
 
 
-def _limits(cpu_seconds: int, memory_mb: int) -> None:
-    """In the child, before Python starts: CPU time, address space, file size and open
-    files are capped (the kernel enforces them on the whole process)."""
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2**20, memory_mb * 2**20))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def _limits(cpu_seconds: int, memory_mb: int) -> str:
+    """Python code that caps the running process's CPU time, address space, file size and
+    open files (the kernel enforces them), where the ``resource`` module exists (POSIX).
+    It runs first in the child, before the program (a ``preexec_fn`` would not be safe
+    while threads run programs in parallel)."""
+    mem = memory_mb * 2**20
+    return (
+        "try:\n    import resource as _r\nexcept ImportError:\n    _r = None\n"
+        "if _r is not None:\n"
+        f"    _r.setrlimit(_r.RLIMIT_CPU, ({cpu_seconds}, {cpu_seconds}))\n"
+        f"    _r.setrlimit(_r.RLIMIT_AS, ({mem}, {mem}))\n"
+        "    _r.setrlimit(_r.RLIMIT_FSIZE, (2 ** 20, 2 ** 20))\n"
+        "    _r.setrlimit(_r.RLIMIT_NOFILE, (64, 64))\n"
+        "    _r.setrlimit(_r.RLIMIT_CORE, (0, 0))\n"
+        "del _r\n"
+    )
 
 
 def run_tests(program: str, tests: str, timeout: float = 2.0, memory_mb: int = 512
@@ -209,7 +215,7 @@ def run_tests(program: str, tests: str, timeout: float = 2.0, memory_mb: int = 5
     timeout = check_number(timeout, "timeout", positive=True)
     memory_mb = check_int(memory_mb, "memory_mb", 64)
     posix = os.name == "posix"
-    source = program + "\n\n" + tests + "\n"
+    source = _limits(math.ceil(timeout) + 1, memory_mb) + program + "\n\n" + tests + "\n"
     with tempfile.TemporaryDirectory(prefix="genai-course-run-") as folder:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -217,7 +223,6 @@ def run_tests(program: str, tests: str, timeout: float = 2.0, memory_mb: int = 5
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env={"PATH": os.environ.get("PATH", "")},
             start_new_session=posix,
-            preexec_fn=(lambda: _limits(math.ceil(timeout) + 1, memory_mb)) if posix else None,
         )
         try:
             _, err = proc.communicate(timeout=timeout)
@@ -239,18 +244,21 @@ def run_tests(program: str, tests: str, timeout: float = 2.0, memory_mb: int = 5
 
 
 def run_samples(problem: CodeProblem, programs: Sequence[str], timeout: float = 2.0,
-                memory_mb: int = 512, cache: dict[str, RunResult] | None = None
-                ) -> list[RunResult]:
-    """:func:`run_tests` of each program against ``problem.tests``. Identical programs run
-    once (the tests are deterministic), remembered in ``cache`` across calls."""
+                memory_mb: int = 512, cache: dict[str, RunResult] | None = None,
+                workers: int = 4) -> list[RunResult]:
+    """:func:`run_tests` of each program against ``problem.tests``, ``workers`` processes at
+    a time. Identical programs run once (the tests are deterministic), remembered in
+    ``cache`` across calls."""
+    from concurrent.futures import ThreadPoolExecutor
+
     cache = {} if cache is None else cache
-    results = []
-    for program in programs:
-        key = program + "\0" + problem.tests
-        if key not in cache:
-            cache[key] = run_tests(program, problem.tests, timeout, memory_mb)
-        results.append(cache[key])
-    return results
+    keys = [program + "\0" + problem.tests for program in programs]
+    todo = list(dict.fromkeys(k for k in keys if k not in cache))
+    with ThreadPoolExecutor(max_workers=check_int(workers, "workers", 1)) as pool:
+        done = pool.map(lambda k: run_tests(k.split("\0")[0], problem.tests, timeout, memory_mb),
+                        todo)
+        cache.update(zip(todo, done, strict=True))
+    return [cache[k] for k in keys]
 
 
 class BuggyCoder:
