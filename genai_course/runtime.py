@@ -1,6 +1,6 @@
 """Where and how a notebook runs: device, seeds, run mode and per-mode sizes.
 
-Run modes (see COURSE_DESIGN.md):
+Run modes (the README's "Run modes, CPU and GPU"):
 
 * ``"full"``     a student runs the notebook (<= 5 min on a 2-core CPU),
 * ``"quick"``    ``GENAI_COURSE_QUICK=1`` (CI; <= 60 s per notebook),

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -342,7 +342,3 @@ def feedback(root: Path | str | None, chapter: str, force: bool = True) -> list[
         raise GradingError("hidden tests appeared in feedback; deleted: "
                            + ", ".join(str(f.relative_to(root)) for f in leaked))
     return files
-
-
-def results_json(results: list[Result]) -> str:
-    return json.dumps([asdict(r) for r in results], indent=1)
