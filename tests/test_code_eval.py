@@ -91,11 +91,11 @@ def test_buggy_coder_correct_rate_is_the_stated_one():
         want = math.exp(coder.margins[index] / temperature) / (
             math.exp(coder.margins[index] / temperature) + slips)  # softmax, written out
         assert coder.p_correct(index, temperature) == pytest.approx(want)
-        programs = coder.sample(index, 3000, temperature)
+        programs = coder.programs(index, 3000, temperature)
         share = sum(p == PROBLEMS[index].program() for p in programs) / len(programs)
         assert share == pytest.approx(want, abs=0.03)
-    assert coder.sample(0, 5, temperature=0.0) == [PROBLEMS[0].program()] * 5  # greedy, right
-    assert PROBLEMS[1].program() not in coder.sample(1, 20, temperature=0.0)  # greedy, a slip
+    assert coder.programs(0, 5, temperature=0.0) == [PROBLEMS[0].program()] * 5  # greedy, right
+    assert PROBLEMS[1].program() not in coder.programs(1, 20, temperature=0.0)  # greedy, a slip
 
 
 def test_run_samples_runs_each_distinct_program_once():

@@ -284,7 +284,7 @@ class BuggyCoder:
             return 1.0 if m > 0 else 0.0
         return 1.0 / (1.0 + slips * math.exp(-m / temperature))
 
-    def sample(self, index: int, n: int, temperature: float = 1.0) -> list[str]:
+    def programs(self, index: int, n: int, temperature: float = 1.0) -> list[str]:
         """``n`` complete programs (prompt + body) for ``PROBLEMS[index]``."""
         check_number(temperature, "temperature")
         problem = PROBLEMS[index]
