@@ -215,3 +215,16 @@ def test_sliding_window_context_matters_for_a_gpt_window(one_thread):
     assert total == pytest.approx(want, rel=1e-6)
     assert abs(nll_with_context(6) - want) > 1e-3 * want  # one token less context is visible
     assert perplexity(fn, ids, 8, 1) == pytest.approx(math.exp(want / 29), rel=1e-6)
+
+
+def test_corpus_precision_sums_each_sentence_against_its_own_references():
+    refs = ["the cat is on the mat".split(), "there is a cat on the mat".split()]
+    hyps = [["the"] * 7, ["mat", "mat"]]
+    assert tm.corpus_precision(hyps, [refs, [["a", "b"]]], 1) == (2, 9)
+    rng = random.Random(4)
+    for _ in range(50):
+        hyps, refs = random_corpus(rng, rng.randint(1, 5))
+        n = rng.randint(1, 4)
+        parts = [tm.modified_precision(h, r, n) for h, r in zip(hyps, refs, strict=True)]
+        assert tm.corpus_precision(hyps, refs, n) == (sum(p[0] for p in parts),
+                                                      sum(p[1] for p in parts))

@@ -73,6 +73,30 @@ def modified_precision(hypothesis: Tokens, references: Sequence[Tokens], n: int
     return _clip(hypothesis, _max_counts(references, _order(n)), n)
 
 
+def corpus_precision(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]],
+                     n: int) -> tuple[int, int]:
+    """``(clipped matches, hypothesis n-grams)`` of a corpus: :func:`modified_precision`'s two
+    counts summed over the sentences (the numerator and denominator of Papineni's ``p_n``).
+    ``references[i]`` is the non-empty list of references of ``hypotheses[i]``; one list of
+    references shared by every hypothesis is counted once."""
+    if isinstance(hypotheses, str) or isinstance(references, str):
+        raise TypeError("hypotheses and references must be lists of token lists")
+    if len(hypotheses) != len(references):
+        raise ValueError(f"got {len(hypotheses)} hypotheses but {len(references)} reference "
+                         "lists: one list of references per hypothesis")
+    n = _order(n)
+    clipped = total = 0
+    tables: dict[int, Counter[tuple[str, ...]]] = {}  # one max-count table per reference list
+    for hyp, refs in zip(hypotheses, references, strict=True):
+        if isinstance(refs, str) or len(refs) == 0 or isinstance(refs[0], str):
+            raise TypeError("each entry of references must be a non-empty list of token lists")
+        if id(refs) not in tables:
+            tables[id(refs)] = _max_counts(refs, n)
+        m, t = _clip(hyp, tables[id(refs)], n)
+        clipped, total = clipped + m, total + t
+    return clipped, total
+
+
 def closest_reference_length(references: Sequence[Tokens], hyp_len: int) -> int:
     """The reference length closest to ``hyp_len``; a tie goes to the shorter one
     (mteval-v13a, nltk and sacrebleu agree on this)."""
@@ -147,17 +171,8 @@ def bleu(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]], m
                          "lists: one list of references per hypothesis")
     if len(hypotheses) == 0:
         raise ValueError("hypotheses is empty")
-    matches, totals = [0] * max_n, [0] * max_n
-    shared: dict[tuple[int, int], Counter[tuple[str, ...]]] = {}  # one table per reference list
-    for hyp, refs in zip(hypotheses, references, strict=True):
-        if isinstance(refs, str) or len(refs) == 0 or isinstance(refs[0], str):
-            raise TypeError("each entry of references must be a non-empty list of token lists")
-        for n in range(1, max_n + 1):
-            if (id(refs), n) not in shared:
-                shared[id(refs), n] = _max_counts(refs, n)
-            m, t = _clip(hyp, shared[id(refs), n], n)
-            matches[n - 1] += m
-            totals[n - 1] += t
+    matches, totals = zip(*(corpus_precision(hypotheses, references, n)
+                            for n in range(1, max_n + 1)), strict=True)
     if matches[0] == 0:
         return 0.0
     precisions = _smoothed(matches, totals, smooth, sum(len(h) for h in hypotheses))

@@ -2,31 +2,35 @@
 each must earn full points."""
 
 RIGHT_ANSWERS: dict[str, dict[str, str]] = {
-    "ex1_modified_precision": {
+    "ex1_corpus_precision": {
         "plain dicts and loops": '''
-def modified_precision(hypothesis, references, n):
-    hyp = {}
-    for i in range(len(hypothesis) - n + 1):
-        g = tuple(hypothesis[i:i + n])
-        hyp[g] = hyp.get(g, 0) + 1
-    clipped = 0
-    for g, count in hyp.items():
-        best = 0
-        for ref in references:
-            in_ref = sum(1 for j in range(len(ref) - n + 1) if tuple(ref[j:j + n]) == g)
-            best = max(best, in_ref)
-        clipped += min(count, best)
-    return clipped, sum(hyp.values())
+def corpus_precision(hypotheses, references, n):
+    clipped = total = 0
+    for hyp, refs in zip(hypotheses, references):
+        hyp_counts = {}
+        for i in range(len(hyp) - n + 1):
+            g = tuple(hyp[i:i + n])
+            hyp_counts[g] = hyp_counts.get(g, 0) + 1
+        for g, count in hyp_counts.items():
+            best = 0
+            for ref in refs:
+                in_ref = sum(1 for j in range(len(ref) - n + 1) if tuple(ref[j:j + n]) == g)
+                best = max(best, in_ref)
+            clipped += min(count, best)
+        total += sum(hyp_counts.values())
+    return clipped, total
 ''',
         "Counter union (max) and intersection (min), zip for the n-grams": '''
-def modified_precision(hypothesis, references, n):
+def corpus_precision(hypotheses, references, n):
     def grams(tokens):
         return Counter(zip(*[tokens[i:] for i in range(n)]))
-    most = Counter()
-    for ref in references:
-        most |= grams(ref)
-    hyp = grams(hypothesis)
-    return sum((hyp & most).values()), sum(hyp.values())
+    pairs = []
+    for hyp, refs in zip(hypotheses, references):
+        most = Counter()
+        for ref in refs:
+            most |= grams(ref)
+        pairs.append((sum((grams(hyp) & most).values()), sum(grams(hyp).values())))
+    return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
 ''',
     },
     "ex2_corpus_brevity_penalty": {

@@ -1,45 +1,70 @@
 """Wrong answers to Chapter 8's exercises, keyed by the answer cell's grade_id."""
 
 WRONG_ANSWERS: dict[str, dict[str, str]] = {
-    "ex1_modified_precision": {
+    "ex1_corpus_precision": {
         "no clipping (every n-gram found in a reference counts in full)": '''
-def modified_precision(hypothesis, references, n):
-    grams = [tuple(hypothesis[i:i + n]) for i in range(len(hypothesis) - n + 1)]
-    found = {tuple(r[i:i + n]) for r in references for i in range(len(r) - n + 1)}
-    return sum(g in found for g in grams), len(grams)
+def corpus_precision(hypotheses, references, n):
+    clipped = total = 0
+    for hyp, refs in zip(hypotheses, references):
+        grams = [tuple(hyp[i:i + n]) for i in range(len(hyp) - n + 1)]
+        found = {tuple(r[i:i + n]) for r in refs for i in range(len(r) - n + 1)}
+        clipped, total = clipped + sum(g in found for g in grams), total + len(grams)
+    return clipped, total
 ''',
         "clipped to the counts summed over all references": '''
-def modified_precision(hypothesis, references, n):
+def corpus_precision(hypotheses, references, n):
     def counts(tokens):
         return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-    hyp, total = counts(hypothesis), Counter()
-    for ref in references:
-        total.update(counts(ref))
-    return sum(min(c, total[g]) for g, c in hyp.items()), sum(hyp.values())
+    clipped = total = 0
+    for hyp, refs in zip(hypotheses, references):
+        summed = Counter()
+        for ref in refs:
+            summed.update(counts(ref))
+        clipped += sum(min(c, summed[g]) for g, c in counts(hyp).items())
+        total += sum(counts(hyp).values())
+    return clipped, total
+''',
+        "every hypothesis clipped against the whole corpus's references": '''
+def corpus_precision(hypotheses, references, n):
+    def counts(tokens):
+        return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    most = Counter()
+    for refs in references:
+        for ref in refs:
+            most |= counts(ref)
+    clipped = sum(min(c, most[g]) for hyp in hypotheses for g, c in counts(hyp).items())
+    return clipped, sum(sum(counts(h).values()) for h in hypotheses)
 ''',
         "denominator counts distinct n-grams": '''
-def modified_precision(hypothesis, references, n):
+def corpus_precision(hypotheses, references, n):
     def counts(tokens):
         return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-    hyp, most = counts(hypothesis), Counter()
-    for ref in references:
-        most |= counts(ref)
-    return sum(min(c, most[g]) for g, c in hyp.items()), len(hyp)
+    clipped = total = 0
+    for hyp, refs in zip(hypotheses, references):
+        most = Counter()
+        for ref in refs:
+            most |= counts(ref)
+        clipped += sum(min(c, most[g]) for g, c in counts(hyp).items())
+        total += len(counts(hyp))
+    return clipped, total
 ''',
         "returns the ratio instead of the two counts": '''
-def modified_precision(hypothesis, references, n):
+def corpus_precision(hypotheses, references, n):
     def counts(tokens):
         return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-    hyp, most = counts(hypothesis), Counter()
-    for ref in references:
-        most |= counts(ref)
-    total = sum(hyp.values())
-    return sum(min(c, most[g]) for g, c in hyp.items()) / max(total, 1)
+    clipped = total = 0
+    for hyp, refs in zip(hypotheses, references):
+        most = Counter()
+        for ref in refs:
+            most |= counts(ref)
+        clipped += sum(min(c, most[g]) for g, c in counts(hyp).items())
+        total += sum(counts(hyp).values())
+    return clipped / max(total, 1)
 ''',
         "calls the package": '''
-from genai_course.evaluation.text_metrics import modified_precision as _mp
-def modified_precision(hypothesis, references, n):
-    return _mp(hypothesis, references, n)
+from genai_course.evaluation import text_metrics as _tm
+def corpus_precision(hypotheses, references, n):
+    return _tm.corpus_precision(hypotheses, references, n)
 ''',
     },
     "ex2_corpus_brevity_penalty": {
