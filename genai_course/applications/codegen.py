@@ -163,3 +163,61 @@ def _vocabulary() -> Vocabulary:
 
 
 CODE_VOCAB = _vocabulary()
+
+
+_RUNNER = r'''
+import json, signal, sys
+jobs = json.loads(sys.stdin.read())
+def alarm(signum, frame):
+    raise TimeoutError("time limit")
+signal.signal(signal.SIGALRM, alarm)
+out = []
+for program, tests, seconds in jobs:
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        namespace = {"__name__": "candidate"}
+        exec(program, namespace)
+        exec(tests, namespace)
+        status = "passed"
+    except TimeoutError:
+        status = "timeout"
+    except BaseException as exc:
+        status = "failed: " + type(exc).__name__
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    out.append(status)
+print(json.dumps(out))
+'''
+
+
+def _limits(memory_mb: int) -> None:  # pragma: no cover - runs in the child
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2**20, memory_mb * 2**20))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
+
+
+def run_programs(programs: Sequence[str], tests: Sequence[str], seconds: float = 1.0,
+                 memory_mb: int = 512) -> list[str]:
+    """Run each program and then its tests in one separate Python process (``python -I``,
+    empty environment, no files may be written, ``memory_mb`` of memory), each pair under a
+    ``seconds`` time limit; returns ``"passed"``, ``"timeout"`` or ``"failed: <error>"`` per
+    program. A generated program can loop or crash without harming the notebook. (A
+    harness for our own model's output, not a security boundary for hostile code.)"""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if len(programs) != len(tests):
+        raise ValueError("need one test string per program")
+    jobs = [[p, t, float(seconds)] for p, t in zip(programs, tests, strict=True)]
+    posix = os.name == "posix"
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", _RUNNER], input=json.dumps(jobs), capture_output=True,
+        text=True, env={}, timeout=seconds * len(jobs) + 30,
+        preexec_fn=(lambda: _limits(memory_mb)) if posix else None)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the test runner died: {proc.stderr[-500:]}")
+    return json.loads(proc.stdout)
