@@ -21,8 +21,11 @@ _LEVEL_COLOURS = ListedColormap(["#3b3b3b", "#e8e2d0", "#2ca02c", "#d62728"])  #
 def draw_level(level: Sequence[str], ax: Axes | None = None, title: str | None = None,
                show_path: bool = True) -> Axes:
     """The level as coloured tiles (wall dark, floor light, S green, G red), with a
-    shortest path drawn when one exists; unknown tiles are shown as walls."""
+    shortest path drawn when one exists; unknown tiles, and the missing end of a short row,
+    are shown as walls (a generated level need not be a rectangle)."""
     ax = ax or plt.subplots(figsize=(3, 2))[1]
+    width = max((len(row) for row in level), default=1)
+    level = [row.ljust(width, WALL) for row in level] or [WALL]
     codes = np.array([[TILES.index(ch) if ch in TILES else 0 for ch in row] for row in level])
     ax.imshow(codes, cmap=_LEVEL_COLOURS, vmin=0, vmax=3)
     starts = [(r, c) for r, row in enumerate(level) for c, ch in enumerate(row) if ch == START]
