@@ -201,7 +201,8 @@ def _limits(memory_mb: int) -> None:  # pragma: no cover - runs in the child
 def run_programs(programs: Sequence[str], tests: Sequence[str], seconds: float = 1.0,
                  memory_mb: int = 512) -> list[str]:
     """Run each program and then its tests in one separate Python process (``python -I``,
-    empty environment, no files may be written, ``memory_mb`` of memory), each pair under a
+    empty environment, an empty temporary working folder, no file may grow beyond 0 bytes,
+    ``memory_mb`` of memory), each pair under a
     ``seconds`` time limit; returns ``"passed"``, ``"timeout"`` or ``"failed: <error>"`` per
     program. A generated program can loop or crash without harming the notebook. (A
     harness for our own model's output, not a security boundary for hostile code.)"""
@@ -209,15 +210,17 @@ def run_programs(programs: Sequence[str], tests: Sequence[str], seconds: float =
     import os
     import subprocess
     import sys
+    import tempfile
 
     if len(programs) != len(tests):
         raise ValueError("need one test string per program")
     jobs = [[p, t, float(seconds)] for p, t in zip(programs, tests, strict=True)]
     posix = os.name == "posix"
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", _RUNNER], input=json.dumps(jobs), capture_output=True,
-        text=True, env={}, timeout=seconds * len(jobs) + 30,
-        preexec_fn=(lambda: _limits(memory_mb)) if posix else None)
+    with tempfile.TemporaryDirectory(prefix="genai-course-code-") as folder:
+        proc = subprocess.run(
+            [sys.executable, "-I", "-c", _RUNNER], input=json.dumps(jobs), capture_output=True,
+            text=True, env={}, cwd=folder, timeout=seconds * len(jobs) + 30,
+            preexec_fn=(lambda: _limits(memory_mb)) if posix else None)
     if proc.returncode != 0:
         raise RuntimeError(f"the test runner died: {proc.stderr[-500:]}")
     return json.loads(proc.stdout)
