@@ -52,19 +52,7 @@ def shortest_path(level: Sequence[str]) -> int:
     starts, goals = _find(level, START), _find(level, GOAL)
     if len(starts) != 1 or len(goals) != 1:
         raise ValueError(f"need exactly one S and one G, found {len(starts)} and {len(goals)}")
-    height, width = len(level), len(level[0])
-    dist = {starts[0]: 0}
-    queue = deque(starts)
-    while queue:
-        r, c = queue.popleft()
-        if (r, c) == goals[0]:
-            return dist[r, c]
-        for nr, nc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-            if (0 <= nr < height and 0 <= nc < width and level[nr][nc] != WALL
-                    and (nr, nc) not in dist):
-                dist[nr, nc] = dist[r, c] + 1
-                queue.append((nr, nc))
-    return -1
+    return distances_from(level, starts[0]).get(goals[0], -1)
 
 
 def distances_from(level: Sequence[str], source: tuple[int, int]) -> dict[tuple[int, int], int]:
