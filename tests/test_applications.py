@@ -157,6 +157,9 @@ def test_cost_formulas_on_worked_examples():
     # 2N FLOPs per token: 1e12 FLOP/s at 50% on a 1e9-parameter model = 250 tokens/s
     assert costs.decode_tokens_per_second(1e9, 1e12, 0.5) == pytest.approx(250.0)
     assert costs.decode_tokens_per_second(1e9, 1e12, 0.5, batch=4) == pytest.approx(1000.0)
+    # 14 GB of float16 weights read at 2.8 TB/s: 200 steps/s, times the batch
+    assert costs.memory_bound_tokens_per_second(7e9, 2.8e12) == pytest.approx(200.0)
+    assert costs.memory_bound_tokens_per_second(7e9, 2.8e12, 1.0, batch=8) == pytest.approx(3200.0)
     # $2,160 a month against $0.60 per million: 3.6 billion tokens
     assert costs.break_even_tokens(2160, 0.60) == pytest.approx(3.6e9)
     assert costs.break_even_tokens(2160, 0.60, 0.20) == pytest.approx(5.4e9)

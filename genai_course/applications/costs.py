@@ -8,8 +8,8 @@
   here: decoding one token costs about ``2 N`` floating-point operations for ``N``
   parameters (Kaplan et al. 2020), so a device sustaining ``flops`` per second at model
   FLOP utilisation ``mfu`` decodes about ``mfu * flops / (2 N)`` tokens per second per
-  sequence times the batch (memory bandwidth, not FLOPs, limits batch-1 decoding on real
-  hardware: this is an upper bound);
+  sequence times the batch; :func:`memory_bound_tokens_per_second` is the other limit
+  (each decoding step reads every weight once), which is the tighter one for small batches;
 * :func:`break_even_tokens` -- the monthly volume above which a fixed-price server beats
   a per-token API.
 
@@ -65,3 +65,13 @@ def break_even_tokens(fixed_cost: float, api_price_per_million: float,
     saving = check_number(api_price_per_million, "api_price_per_million") - \
         check_number(own_price_per_million, "own_price_per_million")
     return float("inf") if saving <= 0 else fixed_cost / saving * 1e6
+
+
+def memory_bound_tokens_per_second(n_params: float, bandwidth: float,
+                                   bytes_per_param: float = 2.0, batch: int = 1) -> float:
+    """Bandwidth-bound decoding speed: every decoding step reads all the weights once
+    (``bytes_per_param * n_params`` bytes) for the whole batch, so at most
+    ``batch * bandwidth / (bytes_per_param * n_params)`` tokens per second."""
+    weights = check_number(n_params, "n_params", positive=True) * \
+        check_number(bytes_per_param, "bytes_per_param", positive=True)
+    return batch * check_number(bandwidth, "bandwidth") / weights
