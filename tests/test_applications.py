@@ -173,13 +173,16 @@ def test_cost_formulas_on_worked_examples():
 def test_rag_prompt_packing():
     docs = ["aaaa", "bb", "cccccc", "d"]
     full = "Context:\naaaa\nbb\ncccccc\nd\nQuestion: q"
-    assert rag.build_rag_prompt("q", docs, len, len(full)) == full
+    assert rag.build_rag_prompt("q", docs, len(full)) == full
     # "cccccc" does not fit, is skipped, and the shorter "d" after it still does
     skipped = "Context:\naaaa\nbb\nd\nQuestion: q"
-    assert rag.build_rag_prompt("q", docs, len, len(skipped)) == skipped
-    assert rag.build_rag_prompt("q", docs, len, 21) == "Context:\n\nQuestion: q"
+    assert rag.build_rag_prompt("q", docs, len(skipped)) == skipped
+    assert rag.build_rag_prompt("q", docs, 21) == "Context:\n\nQuestion: q"
     with pytest.raises(ValueError, match="budget"):
-        rag.build_rag_prompt("q", docs, len, 20)
+        rag.build_rag_prompt("q", docs, 20)
+    # another token counter: words
+    words = rag.build_rag_prompt("q", ["a b c", "d"], 4, count_tokens=lambda t: len(t.split()))
+    assert words == "Context:\nd\nQuestion: q"
 
 
 # ------------------------------------------------------------------ code

@@ -21,12 +21,14 @@ def rag_prompt(question: str, passages: Sequence[str]) -> str:
     return "Context:\n" + "\n".join(passages) + "\nQuestion: " + question
 
 
-def build_rag_prompt(question: str, passages: Sequence[str], count_tokens: Callable[[str], int],
-                     budget: int) -> str:
+def build_rag_prompt(question: str, passages: Sequence[str], budget: int,
+                     count_tokens: Callable[[str], int] = len) -> str:
     """The :func:`rag_prompt` of ``question`` with as many of ``passages`` as fit: in rank
     order, a passage is kept when the prompt with it (and the passages kept before it)
     counts at most ``budget`` tokens, and skipped otherwise (a later, shorter one may still
-    fit). Raises ``ValueError`` when even the prompt without passages is over budget."""
+    fit). Tokens are characters by default (TinyChat reads characters); pass a tokenizer's
+    ``lambda text: len(tokenizer.encode(text))`` otherwise. Raises ``ValueError`` when even
+    the prompt without passages is over budget."""
     budget = check_int(budget, "budget", 1)
     kept: list[str] = []
     if count_tokens(rag_prompt(question, kept)) > budget:

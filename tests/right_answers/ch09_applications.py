@@ -39,27 +39,29 @@ def recall_at_k(ranked, relevant, k):
     },
     "ex3_rag_prompt": {
         "format string, tuple of kept passages": '''
-def build_rag_prompt(question, passages, count_tokens, budget):
+def build_rag_prompt(question, passages, budget):
     make = lambda kept: "Context:\\n{}\\nQuestion: {}".format("\\n".join(kept), question)
     kept = ()
-    if count_tokens(make(kept)) > budget:
+    if len(make(kept)) > budget:
         raise ValueError("question over budget")
     for passage in passages:
         trial = kept + (passage,)
-        if count_tokens(make(trial)) <= budget:
+        if len(make(trial)) <= budget:
             kept = trial
     return make(kept)
 ''',
-        "list comprehension over a running state": '''
-def build_rag_prompt(question, passages, count_tokens, budget):
+        "running length instead of rebuilding the prompt": '''
+def build_rag_prompt(question, passages, budget):
     head, tail = "Context:\\n", "\\nQuestion: " + question
-    if count_tokens(head + tail) > budget:
+    used = len(head) + len(tail)
+    if used > budget:
         raise ValueError("budget too small for the question")
     chosen = []
     for p in passages:
-        candidate = chosen + [p]
-        if count_tokens(head + "\\n".join(candidate) + tail) <= budget:
-            chosen = candidate
+        extra = len(p) + (1 if chosen else 0)  # a newline before every passage but the first
+        if used + extra <= budget:
+            chosen.append(p)
+            used += extra
     return head + "\\n".join(chosen) + tail
 ''',
     },

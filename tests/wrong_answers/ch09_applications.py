@@ -68,43 +68,55 @@ def recall_at_k(ranked, relevant, k):
     },
     "ex3_rag_prompt": {
         "stops at the first passage that does not fit": '''
-def build_rag_prompt(question, passages, count_tokens, budget):
+def build_rag_prompt(question, passages, budget):
     def prompt(kept):
         return "Context:\\n" + "\\n".join(kept) + "\\nQuestion: " + question
-    if count_tokens(prompt([])) > budget:
+    if len(prompt([])) > budget:
         raise ValueError("too long")
     kept = []
     for passage in passages:
-        if count_tokens(prompt(kept + [passage])) > budget:
+        if len(prompt(kept + [passage])) > budget:
             break
         kept.append(passage)
     return prompt(kept)
 ''',
         "counts only the passages, not the header and question": '''
-def build_rag_prompt(question, passages, count_tokens, budget):
+def build_rag_prompt(question, passages, budget):
     kept, used = [], 0
     for passage in passages:
-        if used + count_tokens(passage) <= budget:
+        if used + len(passage) <= budget:
             kept.append(passage)
-            used += count_tokens(passage)
+            used += len(passage)
     return "Context:\\n" + "\\n".join(kept) + "\\nQuestion: " + question
 ''',
         "shortest passages first (rank order lost)": '''
-def build_rag_prompt(question, passages, count_tokens, budget):
+def build_rag_prompt(question, passages, budget):
     def prompt(kept):
         return "Context:\\n" + "\\n".join(kept) + "\\nQuestion: " + question
-    if count_tokens(prompt([])) > budget:
+    if len(prompt([])) > budget:
         raise ValueError("too long")
     kept = []
-    for passage in sorted(passages, key=count_tokens):
-        if count_tokens(prompt(kept + [passage])) <= budget:
+    for passage in sorted(passages, key=len):
+        if len(prompt(kept + [passage])) <= budget:
             kept.append(passage)
     return prompt(kept)
 ''',
+        "forgets the newline between passages": '''
+def build_rag_prompt(question, passages, budget):
+    base = len("Context:\\n" + "\\nQuestion: " + question)
+    if base > budget:
+        raise ValueError("too long")
+    kept, used = [], base
+    for passage in passages:
+        if used + len(passage) <= budget:
+            kept.append(passage)
+            used += len(passage)
+    return "Context:\\n" + "\\n".join(kept) + "\\nQuestion: " + question
+''',
         "calls the package": '''
 from genai_course.applications.rag import build_rag_prompt as _build
-def build_rag_prompt(question, passages, count_tokens, budget):
-    return _build(question, passages, count_tokens, budget)
+def build_rag_prompt(question, passages, budget):
+    return _build(question, passages, budget)
 ''',
     },
     "ex4_shortest_path": {
