@@ -57,6 +57,9 @@ register(Checkpoint(
     recipe="genai_course.pretrained.codegpt_lists",
     description="Chapter 9: a small GPT that writes list-processing Python functions from an "
                 "English specification; model.vocab holds its symbols.",
+))
+
+register(Checkpoint(
     name="tinygpt-tinylang-bpe",
     filename="tinygpt_tinylang_bpe.pt",
     sha256="70bf07c543e2823f6b6860ac21a7e2541b4d28fdb9bfe4e8f6e7afa8164aea7c",
