@@ -36,10 +36,9 @@ SMALL_SCHEMA = {
 
 @pytest.fixture(scope="module")
 def tiny() -> ChatModel:
-    tok = ChatTokenizer()
-    gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=320, n_layer=1, n_head=2,
-                        n_embd=32, positional="rope"), seed=0)
-    return ChatModel(gpt, tok, name="tiny")
+    config = GPTConfig(vocab_size=ChatTokenizer().vocab_size, block_size=320, n_layer=1,
+                       n_head=2, n_embd=32, positional="rope")
+    return ChatModel(GPT(config, seed=0), name="tiny")  # untrained: its replies are noise
 
 
 # --------------------------------------------------------------------------- templates
