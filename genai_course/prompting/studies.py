@@ -83,7 +83,13 @@ def _greedy(chat: ChatModel, conversations: Sequence[Messages], max_tokens: int
 
 # --------------------------------------------------------------------------- in-context
 
+#: Study name -> (task family, its options, the few-shot separator). ``labels`` are arbitrary
+#: words (only the examples define them); ``natural`` uses the category names (the model may know
+#: them); ``flipped`` swaps them, so the examples contradict what the model knows (Wei et al.
+#: 2023: small models follow their prior, large ones the examples).
 IN_CONTEXT_TASKS = {"labels": ("classify", {"mapping": "arbitrary"}, ": "),
+                    "natural": ("classify", {"mapping": "natural"}, ": "),
+                    "flipped": ("classify", {"mapping": "flipped"}, ": "),
                     "cipher": ("cipher", {}, " -> ")}
 
 
