@@ -4,7 +4,8 @@ Test cells use the ``check_*`` helpers: they compare exact types first, so an ob
 whose ``__eq__`` always returns True, or a numpy scalar posing as a float, fails with a
 message that says what was expected. ``package_disabled`` makes the package's own
 implementation of an exercise raise while a hidden test runs, so calling it does not
-earn the points. :func:`yours_or_reference` lets the cells after an exercise use the
+earn the points; :func:`reference_answers` grades an exercise that builds on earlier ones
+with the reference answers of those. :func:`yours_or_reference` lets the cells after an exercise use the
 student's function, and the package's while the exercise is still unsolved.
 
 Used in: every chapter's graded test cells.
@@ -121,8 +122,9 @@ def package_disabled(*functions: Callable[..., Any]) -> Iterator[None]:
 
     The function's code object is swapped, so every reference to it is disabled, also
     one a student bound earlier under another name (``from m import f as g``). While the
-    grading sandbox is active (``genai_course.course.sandbox``), the functions are switched off in
-    the student's process, where the student's code runs.
+    grading sandbox is active (``genai_course.course.sandbox``), the student's code runs in a
+    fresh process in which the functions were switched off before any of it ran (and their
+    source hidden), so not even a copy of the function object made earlier survives.
     """
     from genai_course.course import sandbox
 
@@ -145,6 +147,29 @@ def package_disabled(*functions: Callable[..., Any]) -> Iterator[None]:
     finally:
         for target, code in reversed(saved):
             target.__code__ = code
+
+
+@contextlib.contextmanager
+def reference_answers(**earlier: str) -> Iterator[None]:
+    """Grade an exercise that builds on earlier ones with the reference answers of those,
+    so one mistake costs points once: inside the block, each ``name`` the student's code
+    calls means the instructor's solution of the exercise whose grade_id is given, e.g.
+    ``with reference_answers(gaussian_kl="ex2_gaussian_kl"):``.
+
+    This happens while a notebook is graded (in the grading sandbox, which has the
+    solutions); in a student's own notebook the block changes nothing, so their own earlier
+    functions are used.
+    """
+    from genai_course.course import sandbox
+
+    if sandbox.ACTIVE is None:
+        yield
+        return
+    sandbox.ACTIVE.bind_references(earlier)
+    try:
+        yield
+    finally:
+        sandbox.ACTIVE.unbind_references()
 
 
 def yours_or_reference(yours: Callable[..., Any], reference: Callable[..., Any],

@@ -37,6 +37,7 @@ def serve(root: Path, db_url: str) -> None:
     app = NbGrader()
     app.initialize([], root=str(root))
     app.coursedir.db_url = db_url
+    app.config.SandboxedExecute.reuse_kernel = True  # one warm kernel for every submission
     api = NbGraderAPI(coursedir=app.coursedir, parent=app)
     for line in sys.stdin:
         request = json.loads(line)
