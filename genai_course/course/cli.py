@@ -95,6 +95,13 @@ def _retrain(args: argparse.Namespace) -> int:
     return 0
 
 
+UNISOLATED_WARNING = (
+    "WARNING: graded WITHOUT operating-system isolation (--no-isolation): student code ran "
+    "with your rights and could read the solutions, other submissions and the gradebook, "
+    "change files and leave processes behind. Do not trust these grades for a class; see "
+    "docs/instructors.md.")
+
+
 def _grade(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -109,10 +116,14 @@ def _grade(args: argparse.Namespace) -> int:
         bar.update(1)
         bar.write(f"[{done:>3}/{total}] {result.line()}")
 
+    isolated = not args.no_isolation
+    if not isolated:
+        print(UNISOLATED_WARNING, file=sys.stderr)
     start = time.perf_counter()
     try:
         results = grade(args.root, args.chapter, jobs=args.jobs, force=args.force,
-                        only=args.student or None, timeout=args.timeout, report=report)
+                        only=args.student or None, timeout=args.timeout, report=report,
+                        isolated=isolated)
     except GradingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -126,6 +137,8 @@ def _grade(args: argparse.Namespace) -> int:
     mean = f", mean score {100 * sum(scored) / len(scored):.0f}%" if scored else ""
     print(f"{len(results)} submissions in {time.perf_counter() - start:.0f} s: "
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + mean)
+    if not isolated:
+        print(UNISOLATED_WARNING)
     return 1 if counts.get("failed") else 0
 
 
@@ -186,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--student", action="append", help="grade only this student (repeatable)")
     gr.add_argument("--timeout", type=float, default=600.0,
                     help="seconds one submission may take in all (600)")
+    gr.add_argument("--no-isolation", action="store_true",
+                    help="grade even where student code cannot be isolated (UNSAFE)")
     gr.add_argument("--root", type=Path, default=None, help="course root (default: search up)")
 
     ex = sub.add_parser("export", help="grades per student and exercise, as CSV (and JSON)")

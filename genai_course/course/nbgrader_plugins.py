@@ -215,6 +215,15 @@ class SandboxedExecute(Execute):
         SandboxedExecute._warm = (self.km, super().start_new_kernel_client())
         return self.km
 
+    @classmethod
+    def shutdown_warm_kernel(cls) -> None:
+        """Stop this process's warm kernel (and with it the sandbox it started)."""
+        if cls._warm is not None:
+            km, kc = cls._warm
+            cls._warm = None
+            kc.stop_channels()
+            run_sync(km.shutdown_kernel)(now=True)
+
     def start_new_kernel_client(self) -> Any:
         warm = SandboxedExecute._warm
         if self.reuse_kernel and warm is not None and self.km is warm[0]:

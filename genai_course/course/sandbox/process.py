@@ -134,6 +134,7 @@ class Template:
         self.ctl = ours
         self.lock = threading.Lock()
         self.events: dict[tuple[str, int], dict] = {}
+        self.forget: set[int] = set()  # killed without waiting: drop their "ended"
         self.changed = threading.Condition()
         self.next_id = 0
         threading.Thread(target=self._read, daemon=True).start()
@@ -150,7 +151,10 @@ class Template:
                     self.changed.notify_all()
                     return
                 message = json.loads(data)
-                self.events[(message["op"], message["id"])] = message
+                if message["op"] == "ended" and message["id"] in self.forget:
+                    self.forget.discard(message["id"])
+                else:
+                    self.events[(message["op"], message["id"])] = message
                 self.changed.notify_all()
 
     def alive(self) -> bool:
@@ -197,14 +201,26 @@ class Template:
         """The template's word that ``child`` ended, and why (None if it has not)."""
         return self._wait(("ended",), child, timeout)
 
-    def kill(self, child: int) -> None:
-        """Kill ``child``'s whole process tree and wait until it is gone."""
+    def kill(self, child: int, wait: bool = True) -> None:
+        """Kill ``child``'s whole process tree (and wait until it is gone)."""
         with self.lock:
             try:
                 self.ctl.send(json.dumps({"op": "kill", "id": child}).encode())
             except OSError:
                 return
-        self.ended(child, 10.0)
+        if wait:
+            self.ended(child, 10.0)
+        else:
+            self.forget.add(child)
+
+    def wait_gone(self, children: Iterable[int], timeout: float) -> None:
+        """Wait until the children killed without waiting have ended."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while self.forget & set(children) and "gone" not in {k for k, _ in self.events}:
+                if time.monotonic() > deadline:
+                    return
+                self.changed.wait(0.1)
 
     def close(self) -> None:
         try:
@@ -291,6 +307,7 @@ class StudentProcess:
     _exports: set[str] = field(default_factory=set, repr=False)
     _request: int = field(default=0, repr=False)
     _uid: tuple[int, socket.socket] | None = field(default=None, repr=False)
+    _dying: list[int] = field(default_factory=list, repr=False)
     _output_cell: object = field(default=None, repr=False)
     _output_lines: int = field(default=0, repr=False)
 
@@ -336,11 +353,13 @@ class StudentProcess:
             self._spawn(self._disabled)
             self._replay()
 
-    def _kill(self, child: _Child | None) -> None:
+    def _kill(self, child: _Child | None, wait: bool = True) -> None:
         if child is None:
             return
         if _TEMPLATE is not None:
-            _TEMPLATE.kill(child.id)
+            _TEMPLATE.kill(child.id, wait)
+            if not wait:
+                self._dying.append(child.id)
         child.conn.close()
 
     def close(self) -> None:
@@ -348,6 +367,9 @@ class StudentProcess:
         self._kill(self._child)
         self._kill(self._clean)
         self._child = self._clean = None
+        if _TEMPLATE is not None:
+            _TEMPLATE.wait_gone(self._dying, 10.0)
+        self._dying = []
         if self._uid is not None:
             self._uid[1].close()
             self._uid = None
@@ -504,7 +526,7 @@ class StudentProcess:
     def enable(self) -> None:
         """Back to the student's process with the package intact."""
         self._disabled = []
-        self._kill(self._child)
+        self._kill(self._child, wait=False)  # close() waits for every process at the end
         self._child, self._clean = self._clean, None
 
     def _reference_sources(self) -> dict[str, str]:
