@@ -5,8 +5,8 @@ whose ``__eq__`` always returns True, or a numpy scalar posing as a float, fails
 message that says what was expected. ``package_disabled`` makes the package's own
 implementation of an exercise raise while a hidden test runs, so calling it does not
 earn the points; :func:`reference_answers` grades an exercise that builds on earlier ones
-with the reference answers of those. :func:`yours_or_reference` lets the cells after an exercise use the
-student's function, and the package's while the exercise is still unsolved.
+with the reference answers of those. :func:`yours_or_reference` lets the cells after an
+exercise use the student's function, and the package's while the exercise is still unsolved.
 
 Used in: every chapter's graded test cells.
 """

@@ -281,6 +281,42 @@ def grade(root: Path | str | None, chapter: str, jobs: int = 1, force: bool = Fa
     return [results[s] for s in everyone]
 
 
+def crosscheck(root: Path | str | None, chapters: Iterable[str] | None = None) -> list[str]:
+    """Where the gradebook's automatic scores differ from the scores nbgrader's own rule
+    (``nbgrader.utils.determine_grade``) gives the autograded notebooks: one line per
+    difference (a gradebook edited behind grading's back, or a missing notebook)."""
+    from nbgrader.utils import determine_grade, is_grade
+
+    root = find_course_root(root)
+    problems: list[str] = []
+    with _gradebook(root) as gb:
+        for assignment in gb.assignments:
+            if chapters is not None and assignment.name not in chapters:
+                continue
+            for sub in assignment.submissions:
+                for snb in sub.notebooks:
+                    where = f"{sub.student.id}/{assignment.name}/{snb.name}"
+                    recorded = {g.name: g.auto_score for g in snb.grades
+                                if g.auto_score is not None}
+                    path = root / "autograded" / sub.student.id / assignment.name / \
+                        f"{snb.name}.ipynb"
+                    if not path.is_file():
+                        if recorded:
+                            problems.append(f"{where}: scores in the gradebook, no autograded "
+                                            "notebook")
+                        continue
+                    nb = nbformat.read(path, as_version=4)
+                    for cell in nb.cells:
+                        if not is_grade(cell):
+                            continue
+                        name = cell.metadata.nbgrader["grade_id"]
+                        score, _ = determine_grade(cell)
+                        if score is not None and recorded.get(name) != score:
+                            problems.append(f"{where}/{name}: gradebook {recorded.get(name)}, "
+                                            f"autograded notebook {score:g}")
+    return problems
+
+
 # -- export --------------------------------------------------------------------------------
 def per_exercise(root: Path | str | None, chapters: Iterable[str] | None = None
                  ) -> tuple[list[str], list[dict[str, object]]]:

@@ -143,11 +143,18 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from genai_course.course.classroom import export
+    from genai_course.course.classroom import crosscheck, export
 
     n = export(args.root, args.out, args.json, args.chapters or None)
     print(f"wrote {n} students to {args.out}" + (f" and {args.json}" if args.json else ""))
-    return 0
+    differences = crosscheck(args.root, args.chapters or None)
+    for line in differences:
+        print(f"WARNING: {line}", file=sys.stderr)
+    if differences:
+        print(f"WARNING: {len(differences)} scores in the gradebook differ from the autograded "
+              "notebooks; regrade those students with genai-course grade --force",
+              file=sys.stderr)
+    return 1 if differences else 0
 
 
 def _feedback(args: argparse.Namespace) -> int:
