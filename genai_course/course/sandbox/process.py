@@ -203,15 +203,19 @@ class Template:
 
     def kill(self, child: int, wait: bool = True) -> None:
         """Kill ``child``'s whole process tree (and wait until it is gone)."""
+        with self.changed:
+            if self.events.pop(("ended", child), None) is not None:
+                return  # it ended already
+            if not wait:
+                self.forget.add(child)
         with self.lock:
             try:
                 self.ctl.send(json.dumps({"op": "kill", "id": child}).encode())
             except OSError:
+                self.forget.discard(child)
                 return
         if wait:
             self.ended(child, 10.0)
-        else:
-            self.forget.add(child)
 
     def wait_gone(self, children: Iterable[int], timeout: float) -> None:
         """Wait until the children killed without waiting have ended."""
@@ -262,23 +266,38 @@ class _Child:
     id: int
     conn: Connection
     replies: queue.Queue
+    done: threading.Event
     pending: bool = True  # the set-up is running; the first request waits for it
 
     @classmethod
     def open(cls, child: int, sock: socket.socket) -> _Child:
         conn = Connection(sock.detach())
         replies: queue.Queue = queue.Queue(maxsize=1)  # never read ahead of the grader
+        done = threading.Event()
+
+        def put(item: tuple) -> bool:
+            while not done.is_set():
+                try:
+                    replies.put(item, timeout=0.5)
+                    return True
+                except queue.Full:
+                    pass
+            return False
 
         def read() -> None:  # a thread, so a child that stalls mid-message cannot block us
             try:
-                while True:
-                    replies.put(("message", conn.recv_bytes(MAX_MESSAGE)))
+                while put(("message", conn.recv_bytes(MAX_MESSAGE))):
+                    pass
             except (EOFError, OSError) as exc:
                 too_long = isinstance(exc, OSError) and "bad message length" in str(exc)
-                replies.put(("violation" if too_long else "eof", str(exc)))
+                put(("violation" if too_long else "eof", str(exc)))
 
         threading.Thread(target=read, daemon=True).start()
-        return cls(child, conn, replies)
+        return cls(child, conn, replies, done)
+
+    def close(self) -> None:
+        self.done.set()
+        self.conn.close()
 
 
 @dataclass
@@ -304,7 +323,6 @@ class StudentProcess:
     _broken: dict[str, SandboxError] = field(default_factory=dict, repr=False)
     _disabled: list[tuple[str, str]] = field(default_factory=list, repr=False)
     _bound: dict[str, str] = field(default_factory=dict, repr=False)
-    _exports: set[str] = field(default_factory=set, repr=False)
     _request: int = field(default=0, repr=False)
     _uid: tuple[int, socket.socket] | None = field(default=None, repr=False)
     _dying: list[int] = field(default_factory=list, repr=False)
@@ -360,7 +378,7 @@ class StudentProcess:
             _TEMPLATE.kill(child.id, wait)
             if not wait:
                 self._dying.append(child.id)
-        child.conn.close()
+        child.close()
 
     def close(self) -> None:
         """Kill the student's processes (every one of them) and free their uid."""
@@ -411,10 +429,10 @@ class StudentProcess:
                 f"{what} did not finish within {timeout:g} s (an infinite loop?); "
                 "it was stopped")) from None
         if kind == "eof":
-            ended = self._template().ended(child.id, 2.0) or {}
+            ended = (_TEMPLATE.ended(child.id, 2.0) if _TEMPLATE is not None else None) or {}
             why = ended.get("why")
             self._child = None
-            child.conn.close()
+            child.close()
             if why and "memory" in why:
                 raise MemoryLimitExceeded(f"{what} {why}; it was stopped")
             if why:
@@ -470,7 +488,6 @@ class StudentProcess:
         """Run an answer cell; return ``{name: proxy or value}`` for each of ``exports``
         the cell defined. A cell that hangs or crashes is not replayed."""
         cell = _Cell(source, label, list(exports))
-        self._exports.update(cell.exports)
         self._ensure()
         try:
             reply = self._call(("exec", source, label, cell.exports), self.call_timeout,
