@@ -47,6 +47,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from genai_course.course.nbgrader_plugins import (  # noqa: E402
+    ReadableFeedback,
     RebuildFromRelease,
     SandboxedExecute,
     SummarizeHiddenTests,
@@ -60,4 +61,6 @@ c.Autograde.autograde_preprocessors = [
     SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
 ]
-c.GenerateFeedback.preprocessors = [GetGrades, SummarizeHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [
+    GetGrades, SummarizeHiddenTests, ReadableFeedback, CSSHTMLHeaderPreprocessor,
+]

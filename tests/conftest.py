@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,18 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where the browser tests write their screenshots (named at the end of the test run).
+BROWSER_SCREENSHOTS = Path(tempfile.gettempdir()) / "genai-course-browser-screenshots"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
+        shutil.rmtree(BROWSER_SCREENSHOTS, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if BROWSER_SCREENSHOTS.is_dir() and any(BROWSER_SCREENSHOTS.iterdir()):
+        terminalreporter.write_line(f"browser test screenshots: {BROWSER_SCREENSHOTS}")
 
 
 @pytest.fixture(scope="session", autouse=True)

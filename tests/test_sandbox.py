@@ -486,7 +486,7 @@ def test_without_bubblewrap_grading_refuses_unless_turned_off(monkeypatch, capsy
         assert isolation.require().mode == "none"
         monkeypatch.delenv("GENAI_COURSE_ISOLATION")
         assert doctor.main() == 0, "students do not need isolation"
-        assert "[NOTE] grading isolation: RuntimeError: bubblewrap" in capsys.readouterr().out
+        assert "[--] grading isolation: RuntimeError: bubblewrap" in capsys.readouterr().out
     finally:
         isolation.probe.cache_clear()
 

@@ -14,6 +14,9 @@
   kernel grades submission after submission, reset in between.
 * :class:`SummarizeHiddenTests` (feedback): hidden tests' code and output are replaced by a
   one-line verdict, so feedback never shows them.
+* :class:`ReadableFeedback` (feedback): tracebacks keep the notebook's own frames (the failing
+  line of the test cell and the error), never the package's, the sandbox's or any path on the
+  instructor's machine; answer cells lose output repeated from the imports cell (the header).
 
 The instructor's notebooks (the release and the source with the hidden tests and
 solutions) are read once per process and kept in memory with their SHA-256
@@ -25,7 +28,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import difflib
 import hashlib
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,6 +272,15 @@ class SandboxedExecute(Execute):
         return nb, resources
 
 
+def _shares_text(message: str, hidden: str, longest: int = 16) -> bool:
+    """True if ``message`` repeats a stretch of ``longest`` characters of ``hidden`` (ignoring
+    spaces): a hidden call's arguments, an expected value written in the test."""
+    a, b = "".join(message.split()), "".join(hidden.split())
+    match = difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match(
+        0, len(a), 0, len(b))
+    return match.size >= longest
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
@@ -281,13 +295,12 @@ class SummarizeHiddenTests(NbGraderPreprocessor):
             if cell.cell_type != "code" or HIDDEN_MARK not in cell.source:
                 continue
             visible, hidden = cell.source.split(HIDDEN_MARK, 1)
-            secret = [ln.strip() for ln in hidden.splitlines() if len(ln.strip()) >= 6]
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             points = _meta(cell).get("points", 0)
             if errors:
                 first = errors[0]
                 detail = f"{first.get('ename', 'Error')}: {_first_line(first.get('evalue', ''))}"
-                if any(s in detail for s in secret):
+                if _shares_text(detail, hidden):  # a check names the hidden call: keep it hidden
                     detail = first.get("ename", "Error")
                 verdict = (f"Hidden tests failed (0 of {points:g} points). First problem: "
                            f"{detail[:300]}\nHint: re-read the exercise and test your function "
@@ -299,3 +312,45 @@ class SummarizeHiddenTests(NbGraderPreprocessor):
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=verdict + "\n")]
         return nb, resources
 
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# a frame of notebook code, as IPython prints it (IPython 8: "Cell In[3], line 2")
+_CELL_FRAME = re.compile(r"^(Cell In\[|Input In \[|<ipython-input-|<cell line)")
+_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s:'\"()]*[/\\](genai_course[/\\][^\s:'\"()]*)")
+
+
+def readable_traceback(traceback: list[str], root: str = "") -> list[str]:
+    """IPython's traceback blocks without frames of files (the package, the sandbox, the
+    standard library): the header, the notebook's own frames and the error line stay; any
+    path left in them is cut to what follows the course root or ``genai_course/``."""
+    kept = [block for i, block in enumerate(traceback)
+            if i in (0, len(traceback) - 1)
+            or _CELL_FRAME.match(_ANSI.sub("", block).lstrip())]
+    out = []
+    for block in kept:
+        if root:
+            block = block.replace(root.rstrip("/") + "/", "")
+        out.append(_PATH.sub(r"\1", block))
+    return out
+
+
+class ReadableFeedback(NbGraderPreprocessor):
+    """Feedback step: tracebacks a student can read (see :func:`readable_traceback`) and no
+    copy of the imports cell's output (the chapter header) under the answers."""
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        root = str(CourseDirectory(config=self.config).root)
+        header = {o.get("text", "") for c in nb.cells if c.get("id") == IMPORTS_CELL
+                  for o in c.get("outputs", []) if o.get("output_type") == "stream"}
+        header.discard("")
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            if is_answer(cell) and header:
+                cell.outputs = [o for o in cell.outputs if not (
+                    o.get("output_type") == "stream" and o.get("text", "") in header)]
+            for output in cell.outputs:
+                if output.get("output_type") == "error":
+                    output["traceback"] = readable_traceback(output.get("traceback", []), root)
+        return nb, resources
