@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,12 +225,20 @@ def right_answers(chapter: str) -> dict[str, dict[str, str]]:
 
 def small_class(chapter: str) -> list[Fixture]:
     """What every chapter's grading must get right: a correct, an untouched and a mistaken
-    submission, and the catalogue's alternative correct answers (the first alternative of
-    every exercise in one submission, the second in another), which earn full points."""
+    submission; where an exercise builds on an earlier one (``reference_answers``), a
+    submission whose earlier answer is wrong and later one right, which must lose the points
+    of the earlier exercise only; and the catalogue's alternative correct answers (the first
+    alternative of every exercise in one submission, the second in another), which earn full
+    points."""
     ch = Chapter(chapter)
     wrong_first = {name: next(iter(ch.wrong[name].values())) for name in ch.order}
     fixtures = [ch.fixture("correct", ch.answers), ch.fixture("untouched", {}),
                 ch.fixture("common_mistakes", wrong_first)]
+    earlier = {gid for ex in ch.exercises.values() for source in ex.tests.values()
+               for gid in re.findall(r'reference_answers\(\w+="(\w+)"\)', source)}
+    if earlier:
+        fixtures.append(ch.fixture("builds_on_a_wrong_answer",
+                                   {**ch.answers, **{g: wrong_first[g] for g in earlier}}))
     catalogue = right_answers(chapter)
     for i in range(2):
         answers = {name: list(catalogue[name].values())[i] for name in ch.order
