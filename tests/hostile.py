@@ -78,6 +78,9 @@ class Chapter:
                       c.metadata.nbgrader["grade_id"] in self.exercises]
         self.setup = next(c.source for c in self.solution.cells if c.get("id") == "imports")
         self.answers = {name: ex.answer for name, ex in self.exercises.items()}
+        # written answers (graded by a person): a correct student writes them too
+        self.written = {c.metadata.nbgrader["grade_id"]: c.source for c in self.solution.cells
+                        if is_answer(c) and c.cell_type == "markdown"}
         self.stubs = {name: c.source for c in self.release.cells if is_answer(c)
                       for name in [c.metadata.nbgrader["grade_id"]]}
         self.wrong = importlib.import_module(f"tests.wrong_answers.ch{chapter}").WRONG_ANSWERS
@@ -127,7 +130,7 @@ def hostile_class(chapter: str, other_chapter: str, extras: bool = True) -> list
     wrong_first = {name: next(iter(ch.wrong[name].values())) for name in ch.order}
     half = {name: solved[name] for name in ch.order[: len(ch.order) // 2]}
     fixtures = [
-        ch.fixture("correct", solved),
+        ch.fixture("correct", {**solved, **ch.written}),
         ch.fixture("untouched", {}),
         ch.fixture("partial", half),
         ch.fixture("common_mistakes", wrong_first),
@@ -232,7 +235,7 @@ def small_class(chapter: str) -> list[Fixture]:
     points."""
     ch = Chapter(chapter)
     wrong_first = {name: next(iter(ch.wrong[name].values())) for name in ch.order}
-    fixtures = [ch.fixture("correct", ch.answers), ch.fixture("untouched", {}),
+    fixtures = [ch.fixture("correct", {**ch.answers, **ch.written}), ch.fixture("untouched", {}),
                 ch.fixture("common_mistakes", wrong_first)]
     earlier = {gid for ex in ch.exercises.values() for source in ex.tests.values()
                for gid in re.findall(r'reference_answers\(\w+="(\w+)"\)', source)}
