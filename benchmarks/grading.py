@@ -25,27 +25,27 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from genai_course.course import classroom as grader
+from genai_course.course.sample_class import ChapterNotebooks, cell_scores, make_course
 
-from genai_course.course import classroom as grader  # noqa: E402
-from tests.hostile import Chapter  # noqa: E402
-from tests.test_grading_class import cell_scores, make_course  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def generated_class(chapter: str, n: int) -> dict[str, bytes]:
-    """n submissions cycling through: all correct, half done, common mistakes, untouched."""
-    ch = Chapter(chapter)
-    wrong = {name: next(iter(ch.wrong[name].values())) for name in ch.order}
-    half = {name: ch.answers[name] for name in ch.order[: len(ch.order) // 2]}
-    kinds = [ch.notebook(ch.answers), ch.notebook(half), ch.notebook(wrong), ch.notebook({})]
+    """n submissions cycling through: all solved, the first half solved, the second half
+    solved, untouched (every cell both passes and fails somewhere in the class)."""
+    ch = ChapterNotebooks(ROOT, chapter)
+    middle = len(ch.order) // 2
+    first = {name: ch.answers[name] for name in ch.order[:middle]}
+    second = {name: ch.answers[name] for name in ch.order[middle:]}
+    kinds = [ch.notebook(ch.answers), ch.notebook(first), ch.notebook(second), ch.notebook({})]
     return {f"student{i:03d}": kinds[i % len(kinds)] for i in range(n)}
 
 
 def run(label: str, chapter: str, submissions: dict[str, bytes], base: Path, cmd,
         env: dict[str, str]) -> tuple[float, dict]:
     root = base / label
-    make_course(root, chapter)
+    make_course(root, ROOT, chapter)
     for student, content in submissions.items():
         folder = root / "submitted" / student / chapter
         folder.mkdir(parents=True)

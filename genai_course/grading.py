@@ -202,14 +202,50 @@ def reference_answers(**earlier: str) -> Iterator[None]:
     """
     from genai_course.course import sandbox
 
-    if sandbox.ACTIVE is None:
+    if sandbox.ACTIVE is not None:
+        sandbox.ACTIVE.bind_references(earlier)
+        try:
+            yield
+        finally:
+            sandbox.ACTIVE.unbind_references()
+        return
+    if _in_process is None:
         yield
         return
-    sandbox.ACTIVE.bind_references(earlier)
+    namespace, solutions = _in_process
+    unknown = [gid for gid in earlier.values() if gid not in solutions]
+    if unknown:
+        raise KeyError(f"no reference answer for {', '.join(unknown)}")
+    saved = {name: namespace[name] for name in earlier if name in namespace}
+    for name, grade_id in earlier.items():
+        scratch = dict(namespace)  # the imports and answers; the reference lands here
+        exec(compile(solutions[grade_id], f"<reference {grade_id}>", "exec"), scratch)
+        namespace[name] = scratch[name]
     try:
         yield
     finally:
-        sandbox.ACTIVE.unbind_references()
+        for name in earlier:
+            namespace.pop(name, None)
+        namespace.update(saved)
+
+
+# (answers' namespace, solutions by grade_id) while course.exercises.run_exercise tests the
+# tests in-process: reference_answers binds the solutions there, as grading does in the sandbox
+_in_process: tuple[dict[str, Any], dict[str, str]] | None = None
+
+
+@contextlib.contextmanager
+def references_in_process(namespace: dict[str, Any], solutions: dict[str, str]
+                          ) -> Iterator[None]:
+    """Inside the block, :func:`reference_answers` binds ``solutions`` (source by grade_id)
+    in ``namespace``, the globals of the student's functions: how the test suite runs test
+    cells in-process without the grading sandbox (``course.exercises.run_exercise``)."""
+    global _in_process
+    saved, _in_process = _in_process, (namespace, solutions)
+    try:
+        yield
+    finally:
+        _in_process = saved
 
 
 def yours_or_reference(yours: Callable[..., Any], reference: Callable[..., Any],

@@ -31,6 +31,7 @@ import nbformat
 
 from genai_course.course import exercises
 from genai_course.course.nbgrader_plugins import exported_names, is_answer
+from genai_course.course.sample_class import ChapterNotebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_ROOT = "@@COURSE_ROOT@@"  # replaced by the course folder in write_class
@@ -65,45 +66,23 @@ HOSTILE = {
 }
 
 
-class Chapter:
-    """The notebooks, exercises and expected scores of one chapter."""
+class Chapter(ChapterNotebooks):
+    """The notebooks, exercises, wrong answers and expected scores of one chapter."""
 
     def __init__(self, chapter: str):
-        self.chapter = chapter
-        self.solution = nbformat.read(ROOT / "solutions" / chapter / f"{chapter}.ipynb", 4)
-        self.release = nbformat.read(ROOT / "chapters" / chapter / f"{chapter}.ipynb", 4)
-        self.exercises = exercises.exercises(self.solution)
-        self.order = [c.metadata.nbgrader["grade_id"] for c in self.release.cells
-                      if is_answer(c) and c.cell_type == "code" and
-                      c.metadata.nbgrader["grade_id"] in self.exercises]
-        self.setup = next(c.source for c in self.solution.cells if c.get("id") == "imports")
-        self.answers = {name: ex.answer for name, ex in self.exercises.items()}
-        # written answers (graded by a person): a correct student writes them too
-        self.written = {c.metadata.nbgrader["grade_id"]: c.source for c in self.solution.cells
-                        if is_answer(c) and c.cell_type == "markdown"}
-        self.stubs = {name: c.source for c in self.release.cells if is_answer(c)
-                      for name in [c.metadata.nbgrader["grade_id"]]}
+        super().__init__(ROOT, chapter)
         self.wrong = importlib.import_module(f"tests.wrong_answers.ch{chapter}").WRONG_ANSWERS
 
     def points(self, name: str, answer: str | None) -> dict[str, float]:
         """Points each test cell of exercise ``name`` gives ``answer`` (None: nothing),
-        judged in-process after the solved answers of the other exercises."""
+        judged in-process after the solved answers of the other exercises, earlier ones it
+        builds on replaced by the reference answers as in grading."""
         ex = self.exercises[name]
         if answer is None:
             return {gid: 0.0 for gid in ex.tests}
         setup = "\n".join([self.setup, *self.answers.values(), answer])
-        results = exercises.run_exercise(setup, ex.tests)
+        results = exercises.run_exercise(setup, ex.tests, self.answers)
         return {gid: ex.test_points[gid] if results[gid] is None else 0.0 for gid in ex.tests}
-
-    def notebook(self, answers: dict[str, str], edit=None) -> bytes:
-        nb = copy.deepcopy(self.release)
-        for cell in nb.cells:
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if is_answer(cell) and gid in answers:
-                cell.source = answers[gid]
-        if edit is not None:
-            edit(nb)
-        return nbformat.writes(nb).encode()
 
     def fixture(self, student: str, answers: dict[str, str], status: str = "graded",
                 note: str = "", edit=None, scored: dict[str, str | None] | None = None

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -26,8 +25,10 @@ import nbformat
 import pytest
 
 from genai_course.course import classroom as grader
+from genai_course.course import sample_class
 from genai_course.course.cli import main
-from genai_course.course.release import list_chapters, release
+from genai_course.course.release import list_chapters
+from genai_course.course.sample_class import cell_scores
 from genai_course.course.sandbox.isolation import UID_BASE, UID_SLOTS
 from genai_course.course.workers import AutogradeWorker
 
@@ -39,16 +40,6 @@ HOSTILE_CHAPTERS = [c for c in ("01_history", "03_llms") if c in CHAPTERS]
 MARKER = uuid.uuid4().hex
 # the graded classes are cached per module: keep the module on one xdist worker
 pytestmark = pytest.mark.xdist_group("grading_class")
-
-
-def cell_scores(root: Path, chapter: str) -> dict[str, dict[str, float]]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(grader.db_url(root), course_id=grader.COURSE_ID) as gb:
-        return {
-            sub.student.id: {g.name: g.score for nb in sub.notebooks for g in nb.grades}
-            for sub in gb.find_assignment(chapter).submissions
-        }
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -113,10 +104,7 @@ def class_for(chapter: str) -> list:
 
 
 def make_course(root: Path, chapter: str) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copytree(ROOT / "solutions" / chapter, root / "solutions" / chapter)
-    release(root, [chapter], db_url=grader.db_url(root))
+    sample_class.make_course(root, ROOT, chapter)
 
 
 @pytest.fixture(scope="module")

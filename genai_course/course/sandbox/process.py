@@ -17,8 +17,9 @@ whole process tree (memory, CPU, processes). When the process loops, crashes, ou
 limit or breaks the protocol, its whole process tree is killed and the proxy raises
 :class:`GradingTimeout`, :class:`StudentProcessDied`, :class:`MemoryLimitExceeded`,
 :class:`ResourceLimitExceeded` or :class:`ProtocolViolation`; the next request starts a
-fresh process and replays the set-up and the answer cells that ran cleanly. A function that
-failed that way once fails at once afterwards, so a looping answer costs one time limit.
+fresh process and replays the set-up and the answer cells that ran before (the template
+imports ahead what those cells import of :data:`WARM_ANSWER_MODULES`). A function that failed
+that way once fails at once afterwards, so a looping answer costs one time limit.
 
 ``package_disabled`` (:mod:`genai_course.grading`) is honoured by starting a fresh student
 process in which the package's functions were switched off before the student's cells are
@@ -93,6 +94,23 @@ def _rebuild_exception(name: str, message: str, trace: str) -> Exception:
         except Exception:  # an exception type whose constructor needs more arguments
             pass
     return StudentCodeError(f"{name}: {text}")
+
+
+# Modules of a student's answer cells the template may import ahead, so a fresh process
+# (``package_disabled``) does not import them again under the time limit. Only libraries
+# whose import starts no thread and changes nothing shared: the template forks every later
+# student's process, so a student must not choose what else it runs.
+WARM_ANSWER_MODULES = frozenset({
+    "bisect", "cmath", "collections", "dataclasses", "decimal", "fractions", "functools",
+    "heapq", "itertools", "math", "numpy", "operator", "random", "re", "scipy", "statistics",
+    "string", "torch", "typing"})
+
+
+def warm_answer_modules(source: str) -> list[str]:
+    """The modules of :data:`WARM_ANSWER_MODULES` (and their submodules) an answer cell
+    imports."""
+    return [name for name in imported_modules(source)
+            if name.partition(".")[0] in WARM_ANSWER_MODULES]
 
 
 def imported_modules(source: str) -> list[str]:
@@ -339,7 +357,9 @@ class StudentProcess:
         tmpl = self._template()
         if tmpl.mode == "root" and self._uid is None:
             self._uid = isolation.claim_uid()
-        child, sock = tmpl.spawn(imported_modules(self.setup), disabled, self.limits,
+        modules = imported_modules(self.setup)
+        modules += [m for cell in self._cells for m in warm_answer_modules(cell.source)]
+        child, sock = tmpl.spawn(modules, disabled, self.limits,
                                  None if self._uid is None else self._uid[0])
         self._child = _Child.open(child, sock)
         self._send(("exec", self.setup, "setup", []))
