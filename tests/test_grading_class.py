@@ -96,7 +96,7 @@ def class_for(chapter: str) -> list:
     if chapter not in HOSTILE_CHAPTERS:
         return small_class(chapter)
     other = next(c for c in CHAPTERS if c != chapter)
-    # the first chapter gets five extra fixtures; the sandbox does not depend on it
+    # the first chapter gets eight extra fixtures; what they prove does not depend on it
     fixtures = hostile_class(chapter, other, extras=chapter == CHAPTERS[0])
     fixtures += attack_class(chapter)
     names = {f.student for f in fixtures}
