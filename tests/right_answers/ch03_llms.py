@@ -77,6 +77,17 @@ def rope(x, positions, base=10000.0):
     a, b = x[..., ::2], x[..., 1::2]
     return torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2)
 ''',
+        "a loop over pairs, angles in float32 (the hidden test's tolerance allows it)": '''
+def rope(x, positions, base=10000.0):
+    d = x.shape[-1]
+    out = x.clone()
+    for i in range(d // 2):
+        angle = positions.float() * base ** (-2 * i / d)
+        c, s = torch.cos(angle), torch.sin(angle)
+        out[..., 2 * i] = x[..., 2 * i] * c - x[..., 2 * i + 1] * s
+        out[..., 2 * i + 1] = x[..., 2 * i] * s + x[..., 2 * i + 1] * c
+    return out
+''',
     },
     "ex4_gpt_parameter_count": {
         "the closed form 12 L d^2 + 13 L d + (V + T + 2) d": '''
