@@ -41,20 +41,27 @@ from genai_course.llm.transformer import GPT, GPTConfig, train_lm
 CONFIG: dict[str, Any] = dict(block_size=512, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
                               positional="rope")
 #: The training run (a GPU run may raise the steps; see :func:`train`).
-TRAINING: dict[str, Any] = dict(pretrain_steps=200, pretrain_batch=6, pretrain_lr=2e-3,
-                                sft_steps=1200, sft_tokens=2560, sft_lr=2e-3,
-                                warmup=50, weight_decay=0.1, threads=1)
+TRAINING: dict[str, Any] = dict(pretrain_steps=400, pretrain_batch=6, pretrain_lr=3e-3,
+                                sft_steps=4400, sft_tokens=2560, sft_lr=2e-3,
+                                warmup=100, weight_decay=0.1, threads=1)
 
 #: Instruction-tuning mixture: family -> (weight, options sampler).
 MIXTURE: dict[str, float] = {
-    "add": 0.15, "sub": 0.08, "sort": 0.03, "reverse": 0.03, "max": 0.03, "count": 0.03,
-    "fact": 0.14, "context": 0.07, "mc": 0.03, "json": 0.08, "classify": 0.10,
-    "cipher": 0.05, "format": 0.08, "say": 0.02, "subject": 0.06,
+    "add": 0.22, "sub": 0.08, "sort": 0.02, "reverse": 0.02, "max": 0.02, "count": 0.02,
+    "fact": 0.16, "context": 0.05, "mc": 0.02, "json": 0.07, "classify": 0.11,
+    "cipher": 0.03, "format": 0.10, "say": 0.02, "subject": 0.06,
 }
+#: Arithmetic operand sizes: digits -> (weight, probability of the scratchpad). Two digits
+#: are mostly answered directly; three and four mostly step by step.
+DIGITS: dict[int, tuple[float, float]] = {1: (0.1, 0.2), 2: (0.45, 0.2), 3: (0.2, 0.6),
+                                          4: (0.25, 0.6)}
 
 
 def _options(family: str, rng: random.Random) -> dict[str, Any]:
     """Options of a training item: what TinyChat is (and is not) taught."""
+    if family in ("add", "sub"):
+        digits = rng.choices(list(DIGITS), weights=[w for w, _ in DIGITS.values()])[0]
+        return {"digits": digits, "scratchpad": rng.random() < DIGITS[digits][1]}
     if family == "fact":
         return {"people": "trained"}
     if family == "context":  # read invented people mostly; held-back people never appear
