@@ -357,8 +357,28 @@ def format_report_card(card: Sequence[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- model card
 
 #: What the shipped checkpoint gets wrong, written from its measured report card.
-FAILURE_MODES = """Not measured yet: the checkpoint has not been trained and shipped (see the
-report card above once `genai-course retrain tinychat` has run)."""
+FAILURE_MODES = """Measured on the report card above (greedy decoding, fresh test-split items):
+
+- **Arithmetic without a scratchpad** fails beyond two digits: four-digit sums and
+  differences answered directly are almost never right, while the step-by-step scratchpad
+  gets most four-digit sums right. Two-digit addition answered directly is right only about
+  half the time, and subtraction is much weaker than addition, worst with borrows.
+- **Reading documents does not work**: given the biography that holds the answer (the
+  retrieval rows), it answers no better than from memory; it names a plausible value of the
+  right kind instead of copying the one in the context.
+- **Closed-book facts** about the trained people are right about half the time; about people
+  it never saw it still answers with a confident, well-formed value far more often than it
+  is right (answering without knowing).
+- **In-context label mapping does not emerge**: with arbitrary labels (`foo`/`bar`) it stays
+  at chance however many examples are shown, and with flipped labels it follows the words'
+  meaning, not the examples.
+- **Sorting and the cipher** are essentially never right; reversing a list works for short
+  lists only. "Say WORD." fails for words it was never trained on.
+- **Formats** are obeyed (upper case, one word, brackets, a sentence) even when the content
+  inside them is wrong.
+- **Injected instructions** in the injection study are ignored in every setting measured,
+  because training never showed an undefended injection to follow: chapter 6's attacks
+  need other phrasings to succeed."""
 
 
 def model_card(payload: dict[str, Any]) -> str:
