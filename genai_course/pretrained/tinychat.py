@@ -391,7 +391,7 @@ def model_card(payload: dict[str, Any]) -> str:
     cfg, run, metrics = payload["config"], payload["extra"]["training"], payload["metrics"]
     world = default_world()
     mixture = ", ".join(f"{k} {v:.0%}" for k, v in payload["extra"]["mixture"].items())
-    digits = ", ".join(f"{d} digits {w:.0%} (scratchpad on {p:.0%} of them)"
+    digits = ", ".join(f"{d} digit{'s' * (d > 1)} {w:.0%} (scratchpad on {p:.0%} of them)"
                        for d, (w, p) in DIGITS.items())
     pre_tokens = run["pretrain_steps"] * run["pretrain_batch"] * cfg["block_size"]
     seconds = metrics.get("train_seconds", metrics["train_seconds_before_report"])
