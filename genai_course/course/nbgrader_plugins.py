@@ -242,14 +242,21 @@ class SandboxedExecute(Execute):
         verify_tests(nb, chapter)
         exports = {_meta(c)["grade_id"]: exported_names(c.source)
                    for c in chapter.release.cells if is_answer(c) and c.cell_type == "code"}
+        from genai_course.course.sandbox.process import warm_answer_modules
+
         setup = chapter.imports()
+        # libraries the answers import (numpy, scipy, ...): imported ahead by the sandbox's
+        # template, so importing them does not eat into a student's time limit
+        warm = sorted({m for cell in nb.cells if cell.cell_type == "code" and is_answer(cell)
+                       for m in warm_answer_modules(cell.source)})
         originals = [cell.source for cell in nb.cells]
         for cell in nb.cells:
             if cell.get("id") == IMPORTS_CELL:
                 # the test helpers are imported before any student code exists
                 cell.source = ("import genai_course.grading\n"
                                "import genai_course.course.sandbox as __sandbox__\n"
-                               f"__sandbox__.start({setup!r}, {chapter.solutions()!r})\n"
+                               f"__sandbox__.start({setup!r}, {chapter.solutions()!r}, "
+                               f"{warm!r})\n"
                                + setup)
             elif cell.cell_type == "code" and is_answer(cell):
                 gid = _meta(cell)["grade_id"]

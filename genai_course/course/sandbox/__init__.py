@@ -54,9 +54,12 @@ def limits_from_environment() -> Limits:
                   cpus=float(env("GENAI_COURSE_MAX_CPUS", "1.5")))
 
 
-def start(setup: str, references: dict[str, str] | None = None) -> StudentProcess:
+def start(setup: str, references: dict[str, str] | None = None,
+          warm_modules: Iterable[str] = ()) -> StudentProcess:
     """Start sandboxing in this kernel: answers run after ``setup`` in a student process.
-    ``references`` are the chapter's solutions by grade_id (``grading.reference_answers``).
+    ``references`` are the chapter's solutions by grade_id (``grading.reference_answers``);
+    ``warm_modules`` what the answers import that the template may import ahead
+    (``process.warm_answer_modules``).
     Raises :class:`IsolationUnavailable` when the operating system cannot isolate it and
     ``GENAI_COURSE_ISOLATION=off`` is not set."""
     global ACTIVE
@@ -70,6 +73,7 @@ def start(setup: str, references: dict[str, str] | None = None) -> StudentProces
         call_timeout=float(os.environ.get("GENAI_COURSE_CALL_TIMEOUT", "10")),
         limits=limits_from_environment(),
         references=dict(references or {}),
+        warm_modules=list(warm_modules),
         isolation=isolation.require(),
     )
     proc.start()

@@ -117,7 +117,7 @@ def imported_modules(source: str) -> list[str]:
     """Modules an imports cell imports (the template imports them once, ahead)."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # a student's source
         return []
     names: list[str] = []
     for node in tree.body:
@@ -325,7 +325,9 @@ class StudentProcess:
     ``setup`` runs first (the notebook's imports); ``call_timeout`` (seconds) bounds each
     answer cell and each call, ``setup_timeout`` the set-up; ``limits`` bound the whole
     process tree; ``references`` are the solutions of the chapter's exercises by grade_id
-    (for ``grading.reference_answers``).
+    (for ``grading.reference_answers``); ``warm_modules`` are modules of
+    :data:`WARM_ANSWER_MODULES` the answers import, which the template imports ahead so their
+    import time is not charged to the student's time limit.
     """
 
     setup: str = ""
@@ -334,6 +336,7 @@ class StudentProcess:
     limits: Limits = field(default_factory=Limits)
     on_output: Callable[[str], None] = print
     references: dict[str, str] = field(default_factory=dict)
+    warm_modules: list[str] = field(default_factory=list)
     isolation: isolation.Isolation | None = None
     _child: _Child | None = field(default=None, repr=False)
     _clean: _Child | None = field(default=None, repr=False)
@@ -357,7 +360,7 @@ class StudentProcess:
         tmpl = self._template()
         if tmpl.mode == "root" and self._uid is None:
             self._uid = isolation.claim_uid()
-        modules = imported_modules(self.setup)
+        modules = imported_modules(self.setup) + self.warm_modules
         modules += [m for cell in self._cells for m in warm_answer_modules(cell.source)]
         child, sock = tmpl.spawn(modules, disabled, self.limits,
                                  None if self._uid is None else self._uid[0])
