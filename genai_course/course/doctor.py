@@ -30,6 +30,11 @@ DEPENDENCIES = (
     ("ipykernel", "ipykernel"),
     ("nbformat", "nbformat"),
     ("nbclient", "nbclient"),
+    # TinyChat's server and client (`genai-course serve`, chapters 6-10), JSON Schema checks
+    ("fastapi", "fastapi"),
+    ("uvicorn", "uvicorn"),
+    ("httpx", "httpx"),
+    ("jsonschema", "jsonschema"),
 )
 # The lab extra (`pip install "genai-course[lab]"`): JupyterLab and nbgrader's Validate button;
 # instructors need it too. Reported, never a failure, without it.
