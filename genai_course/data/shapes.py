@@ -166,14 +166,20 @@ def heldout_mask(attributes: torch.Tensor) -> torch.Tensor:
     return mask
 
 
-def sample_attributes(n: int, rng: np.random.Generator, combos: str = "seen") -> np.ndarray:
-    """``n`` attribute rows drawn uniformly from the allowed combinations."""
+def combinations(combos: str = "all") -> np.ndarray:
+    """Every attribute row of ``combos`` ("seen", "heldout" or "all": 96, 32 or 128 rows),
+    in lexicographic order."""
     if combos not in COMBOS:
         raise ValueError(f"combos must be one of {COMBOS}, got {combos!r}")
     grid = np.stack(np.meshgrid(*[np.arange(len(v)) for v in ATTRIBUTES.values()],
                                 indexing="ij"), -1).reshape(-1, len(NAMES))
     held = heldout_mask(torch.from_numpy(grid)).numpy()
-    allowed = grid[~held] if combos == "seen" else grid[held] if combos == "heldout" else grid
+    return grid[~held] if combos == "seen" else grid[held] if combos == "heldout" else grid
+
+
+def sample_attributes(n: int, rng: np.random.Generator, combos: str = "seen") -> np.ndarray:
+    """``n`` attribute rows drawn uniformly from the allowed combinations."""
+    allowed = combinations(combos)
     return allowed[rng.integers(0, len(allowed), size=n)]
 
 
@@ -261,6 +267,15 @@ def make_shapes(n: int, seed: int = 0, *, size: int = 32, combos: str = "seen",
     images = render(attributes, rng, size)
     captions = [random_caption(row, rng, mention_p) for row in attributes]
     return ShapesData(images, captions, torch.from_numpy(attributes).long())
+
+
+def make_gallery(seed: int = 0, *, size: int = 32, combos: str = "all") -> ShapesData:
+    """One picture of every combination of ``combos`` (in :func:`combinations` order) with
+    its full caption in the first template, so that each caption has exactly one matching
+    picture: the setting for retrieval recall@k."""
+    rows = combinations(combos)
+    images = render(rows, np.random.default_rng(seed), size)
+    return ShapesData(images, [caption(r) for r in rows], torch.from_numpy(rows).long())
 
 
 def class_prompts(attribute: str) -> list[list[str]]:

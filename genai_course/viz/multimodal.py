@@ -60,6 +60,36 @@ def plot_rgb_grid(images: torch.Tensor, nrow: int | None = None, ax: Axes | None
     return ax.figure
 
 
+def plot_captioned(images: torch.Tensor, captions: Sequence[str], ncol: int = 6,
+                   fig: Figure | None = None, title: str | None = None,
+                   marks: Sequence[bool] | None = None) -> Figure:
+    """Colour pictures with their captions underneath (wrapped); ``marks`` (one bool per
+    picture) draws a red frame around the pictures marked False (e.g. a wrong caption)."""
+    import textwrap
+
+    n = len(images)
+    rows = -(-n // ncol)
+    fig = fig or Figure(figsize=(1.9 * ncol, 2.3 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, ncol)).reshape(-1)
+    for i, ax in enumerate(axes):
+        ax.set_axis_off()
+        if i >= n:
+            continue
+        ax.imshow(((images[i].detach().cpu().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy(),
+                  interpolation="nearest")
+        ax.set_title("\n".join(textwrap.wrap(captions[i], 22)), fontsize=7)
+        if marks is not None and not marks[i]:
+            ax.set_axis_on()
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_color("#d62728")
+                spine.set_linewidth(2.5)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
 def plot_attention_maps(image: torch.Tensor, tokens: Sequence[str], maps: torch.Tensor,
                         fig: Figure | None = None, title: str | None = None) -> Figure:
     """The picture, then one panel per token: its attention map (h, w) upsampled over the
