@@ -15,6 +15,9 @@ from genai_course.multimodal import retrieval
 from genai_course.multimodal.clip import CLIP, MAX_LOGIT_SCALE, clip_loss, train_clip
 from genai_course.multimodal.tokens import BOS, EOS, PAD, UNK, WordTokenizer
 
+# tiny models: one thread is fastest, and immune to a loaded machine
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def paper_loss(image_features: np.ndarray, text_features: np.ndarray, t: float) -> float:
     """Figure 3 of Radford et al. (2021) in float64 NumPy, with the features already
@@ -118,7 +121,7 @@ def test_tokenizer_round_trip_unknowns_and_length() -> None:
         tok.batch("a circle", 8)
 
 
-def test_a_short_training_run_learns_colours(one_thread) -> None:
+def test_a_short_training_run_learns_colours() -> None:
     data = shapes.make_shapes(1024, seed=0, mention_p=0.7)
     test = shapes.make_shapes(200, seed=1, combos="all")
     model = CLIP(seed=0)

@@ -34,6 +34,9 @@ from genai_course.multimodal.tokens import PAD, WordTokenizer
 
 TOKENIZER = WordTokenizer(shapes.VOCABULARY)
 
+# tiny models: one thread is fastest, and immune to a loaded machine
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_cross_attend_matches_pytorch_with_a_key_padding_mask() -> None:
     g = torch.Generator().manual_seed(0)
@@ -102,7 +105,7 @@ def test_captioner_at_initialisation_is_the_language_model_bit_for_bit() -> None
     assert trainable and all(n.startswith("xattn.") for n in trainable)
 
 
-def test_captioner_training_opens_the_gates_and_makes_pictures_matter(one_thread) -> None:
+def test_captioner_training_opens_the_gates_and_makes_pictures_matter() -> None:
     model = tiny_captioner()
     data = shapes.make_shapes(256, seed=0)
     ids = TOKENIZER.batch(data.captions, 16)
@@ -204,7 +207,7 @@ def test_label_dropout_replaces_whole_captions_with_the_empty_one() -> None:
     assert bool((dropped | kept).all()) and 0.2 < dropped.double().mean() < 0.4
 
 
-def test_autoencoder_learns_to_reconstruct(one_thread) -> None:
+def test_autoencoder_learns_to_reconstruct() -> None:
     data = shapes.make_shapes(256, seed=0)
     ae = ImageAutoencoder(channels=(8, 16), seed=0)
     history = train_autoencoder(ae, data.images, steps=60, batch_size=32, progress=False)
@@ -287,7 +290,7 @@ def test_detect_pitch_hears_a_missing_fundamental_and_refuses_silence() -> None:
     assert audio.cents(440 * 2 ** (1 / 12), 440).item() == pytest.approx(100)
 
 
-def test_sound_generator_learns_the_sonification(one_thread) -> None:
+def test_sound_generator_learns_the_sonification() -> None:
     data = shapes.make_shapes(512, seed=0, combos="all")
     codes = torch.cat([F.one_hot(data.attributes[:, j], len(v))
                        for j, v in enumerate(shapes.ATTRIBUTES.values())], 1).float()

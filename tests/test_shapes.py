@@ -11,6 +11,9 @@ import torch
 
 from genai_course.data import shapes
 
+# tiny models: one thread is fastest, and immune to a loaded machine
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_every_caption_is_true_and_parses_back_to_what_it_mentions() -> None:
     for mention_p in (0.3, 0.7, 1.0):
@@ -101,7 +104,7 @@ def test_shapes_sit_in_their_quadrant_with_their_colour_and_size() -> None:
     diff = (data.images - background[None, :, None, None]).abs().sum(1)  # (n, 32, 32)
     mask = diff > 0.5
     ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
-    for i, (shape, colour, size, position) in enumerate(data.attributes.tolist()):
+    for i, (_, colour, _, position) in enumerate(data.attributes.tolist()):
         cy = (ys * mask[i]).sum() / mask[i].sum()
         cx = (xs * mask[i]).sum() / mask[i].sum()
         assert (cy > 16) == (position >= 2) and (cx > 16) == (position % 2 == 1)
