@@ -66,9 +66,10 @@ register(Checkpoint(
 register(Checkpoint(
     name="captioner-shapes",
     filename="captioner-shapes.pt",
-    sha256="0" * 64,
+    sha256="3855d31d6ce661847aa5542723abf600c50ae2847f76e0955c3ed0a50093b720",
     recipe="genai_course.pretrained.captioner_shapes",
     description="Chapter 5: Flamingo in miniature: Chapter 3's GPT pretrained on captions and "
                 "frozen, clip-shapes' image encoder frozen (retrain that first), gated "
-                "cross-attention blocks trained between them; Captioner.generate(images).",
+                "cross-attention blocks trained between them, then a short tuning with the "
+                "language model unfrozen; Captioner.generate(images).",
 ))
