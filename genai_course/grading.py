@@ -12,9 +12,12 @@ Used in: every chapter's graded test cells.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
+import linecache
 import math
+import sys
 from collections.abc import Callable, Iterator
 from types import FunctionType
 from typing import Any
@@ -26,16 +29,49 @@ class PackageCallForbidden(RuntimeError):
     """Raised when an exercise calls the package's own implementation of itself."""
 
 
-def check_type(value: Any, expected: type, name: str = "result") -> None:
+DEFAULT_NAME = "result"
+
+
+def _named(name: str) -> str:
+    """``name``, or for the default one the source of the checked value as written in the
+    test cell that called the ``check_*`` helper (``count_bigrams(toy_corpus)``), so a
+    failure names the call that failed."""
+    if name != DEFAULT_NAME:
+        return name
+    frame = sys._getframe(2)  # the test cell's frame (the helper's caller)
+    lines = linecache.getlines(frame.f_code.co_filename)
+    if not lines:
+        return name
+    try:
+        tree = ast.parse("".join(lines))
+    except SyntaxError:
+        return name
+    line = frame.f_lineno
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Name)
+                and node.func.id.startswith("check_")
+                and node.lineno <= line <= (node.end_lineno or node.lineno)):
+            text = ast.get_source_segment("".join(lines), node.args[0])
+            if text and len(text) <= 80:
+                return " ".join(text.split())
+    return name
+
+
+def check_type(value: Any, expected: type, name: str = DEFAULT_NAME) -> None:
     """Fail unless ``type(value) is expected`` (subclasses and look-alikes fail too)."""
+    __tracebackhide__ = True  # tracebacks end in the test cell (pytest, IPython)
+    name = _named(name)
     if type(value) is not expected:
         raise AssertionError(
             f"{name} should be of type {expected.__name__}, got {type(value).__name__}"
         )
 
 
-def check_float(value: Any, expected: float, tol: float = 1e-9, name: str = "result") -> None:
+def check_float(value: Any, expected: float, tol: float = 1e-9,
+                name: str = DEFAULT_NAME) -> None:
     """``value`` is a Python float within ``tol`` (absolute) of ``expected``."""
+    __tracebackhide__ = True
+    name = _named(name)
     check_type(value, float, name)
     if math.isinf(expected) or math.isnan(expected):
         ok = value == expected or (math.isnan(expected) and math.isnan(value))
@@ -49,10 +85,12 @@ def check_dict(
     value: Any,
     expected: dict,
     tol: float | None = None,
-    name: str = "result",
+    name: str = DEFAULT_NAME,
 ) -> None:
     """``value`` is a plain dict with exactly ``expected``'s keys; values are compared
     exactly (``tol=None``, with exact types) or as floats within ``tol``."""
+    __tracebackhide__ = True
+    name = _named(name)
     check_type(value, dict, name)
     missing = [k for k in expected if k not in value]
     extra = [k for k in value if k not in expected]
@@ -73,10 +111,12 @@ def check_tensor(
     expected: torch.Tensor,
     atol: float = 1e-6,
     rtol: float = 0.0,
-    name: str = "result",
+    name: str = DEFAULT_NAME,
 ) -> None:
     """``value`` is a ``torch.Tensor`` with ``expected``'s shape and dtype, and
     ``|value - expected| <= atol + rtol * |expected|`` everywhere (infinities must match)."""
+    __tracebackhide__ = True
+    name = _named(name)
     check_type(value, torch.Tensor, name)
     if value.shape != expected.shape:
         raise AssertionError(

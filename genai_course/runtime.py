@@ -1,6 +1,6 @@
 """Where and how a notebook runs: device, seeds, run mode and per-mode sizes.
 
-Run modes (see COURSE_DESIGN.md):
+Run modes (the README's "Run modes, CPU and GPU"):
 
 * ``"full"``     a student runs the notebook (<= 5 min on a 2-core CPU),
 * ``"quick"``    ``GENAI_COURSE_QUICK=1`` (CI; <= 60 s per notebook),
@@ -10,12 +10,14 @@ Run modes (see COURSE_DESIGN.md):
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import random
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 from typing import TypeVar
 
 import numpy as np
@@ -114,11 +116,40 @@ def scale(cpu: T, gpu: T | None = None, quick: T | None = None) -> T:
     return cpu
 
 
-def header(title: str, minutes_cpu: float, minutes_quick: float = 1.0) -> str:
-    """Print (and return) the line every notebook starts with: device, mode, runtime."""
+def format_seconds(seconds: float) -> str:
+    """A runtime as people say it: ``"9 s"`` under 90 seconds, ``"2.3 min"`` above."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def measured_runtimes() -> dict[str, dict[str, float]]:
+    """The measured runtime table (``genai_course/measured_runtimes.json``): seconds per
+    chapter in ``full`` and ``quick`` mode on an idle 2-core CPU. The README's chapter table
+    and every notebook's header read it; ``benchmarks/time_notebooks.py --write`` updates it."""
+    text = (resources.files("genai_course") / "measured_runtimes.json").read_text("utf-8")
+    return json.loads(text)["chapters"]
+
+
+def header(title: str, minutes_cpu: float | None = None, minutes_quick: float | None = None,
+           *, chapter: str | None = None) -> str:
+    """Print (and return) the line every notebook starts with: device, mode, runtime.
+
+    With ``chapter`` (``"01_history"``) the runtime comes from :func:`measured_runtimes`,
+    the one source of runtime claims; ``minutes_cpu`` / ``minutes_quick`` are for a notebook
+    that is not a chapter yet.
+    """
     device = get_device()
     mode = run_mode()
-    minutes = minutes_cpu if mode == "full" else minutes_quick
+    if chapter is not None:
+        if minutes_cpu is not None or minutes_quick is not None:
+            raise TypeError("give either chapter (the measured table) or minutes, not both")
+        row = measured_runtimes().get(chapter)
+        if row is None:
+            raise ValueError(f"no measured runtime for {chapter!r} in measured_runtimes.json "
+                             "(run benchmarks/time_notebooks.py --write)")
+        expect = format_seconds(row["full_s"] if mode == "full" else row["quick_s"])
+    else:
+        minutes = minutes_cpu if mode == "full" else minutes_quick
+        expect = f"{minutes if minutes is not None else 1.0:g} min"
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor()
     text = (
         f"{title}\n"
@@ -126,7 +157,7 @@ def header(title: str, minutes_cpu: float, minutes_quick: float = 1.0) -> str:
         f"  mode   : {mode}"
         f"{'  (set GENAI_COURSE_QUICK=1 for a fast smoke run)' if mode == 'full' else ''}\n"
         f"  torch  : {torch.__version__}\n"
-        f"  expect : about {minutes:g} min to run every cell on a 2-core CPU"
+        f"  expect : about {expect} to run every cell on a 2-core CPU"
     )
     print(text)
     return text

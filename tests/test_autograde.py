@@ -6,7 +6,12 @@ from __future__ import annotations
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from genai_course.course.nbgrader_plugins import SummarizeHiddenTests, exported_names, rebuild
+from genai_course.course.nbgrader_plugins import (
+    ReadableFeedback,
+    SummarizeHiddenTests,
+    exported_names,
+    rebuild,
+)
 
 
 def graded(cell, grade_id, solution=False, grade=False, points=0):
@@ -74,4 +79,52 @@ def test_feedback_keeps_the_visible_part_and_one_verdict_line():
     assert nb.cells[0].source.startswith("f(1)")
     assert nb.cells[0].outputs[0].text.startswith("Hidden tests failed (0 of 2 points). "
                                                   "First problem: AssertionError\n")
-    assert nb.cells[1].outputs[0].text == "Hidden tests passed (1 of 1 points).\n"
+    assert nb.cells[1].outputs[0].text == "Hidden tests passed (1 of 1 point).\n"
+
+
+def test_feedback_hides_an_error_that_quotes_the_hidden_call():
+    hidden = 'check_dict(f(_corpus_of_three), {"a": 0.5}, tol=1e-12)'
+    cell = graded(new_code_cell(f"_ = f(1)\n### BEGIN HIDDEN TESTS\n{hidden}\n"), "ex1__hidden",
+                  grade=True, points=1)
+    cell.outputs = [nbformat.v4.new_output(
+        "error", ename="AssertionError", traceback=[],
+        evalue="f(_corpus_of_three)['a'] = 0.25, expected 0.5 (tolerance 1e-12)")]
+    visible = graded(new_code_cell(f"_ = f(2)\n### BEGIN HIDDEN TESTS\n{hidden}\n"), "ex2__hidden",
+                     grade=True, points=1)
+    visible.outputs = [nbformat.v4.new_output(
+        "error", ename="TypeError", traceback=[], evalue="f() takes 0 arguments")]
+    nb, _ = SummarizeHiddenTests().preprocess(new_notebook(cells=[cell, visible]), {})
+    assert "First problem: AssertionError\n" in nb.cells[0].outputs[0].text
+    assert "_corpus_of_three" not in nbformat.writes(nb)
+    assert "First problem: TypeError: f() takes 0 arguments" in nb.cells[1].outputs[0].text
+
+
+def test_feedback_tracebacks_show_the_notebook_not_the_machinery(tmp_path):
+    from traitlets.config import Config
+
+    red = "\x1b[0;31m"
+    imports = new_code_cell("from genai_course import runtime")
+    imports.id = "imports"
+    header = "Chapter 1 - A short history\n  device : cpu\n"
+    imports.outputs = [nbformat.v4.new_output("stream", name="stdout", text=header)]
+    answer = graded(new_code_cell("def f(x):\n    return x"), "ex1", solution=True)
+    answer.outputs = [nbformat.v4.new_output("stream", name="stdout", text=header)]
+    test = graded(new_code_cell("check_float(f(1), 2.0)"), "ex1__visible", grade=True, points=1)
+    root = str(tmp_path / "instructor" / "course")
+    test.outputs = [nbformat.v4.new_output("error", ename="AssertionError",
+                                           evalue="f(1) = 1.0, expected 2.0", traceback=[
+        f"{red}---------\nAssertionError    Traceback (most recent call last)",
+        f"{red}Cell In[4], line 1\n----> 1 check_float(f(1), 2.0)",
+        f"File {root}/genai_course/course/sandbox/process.py:88, in Proxy.__call__()\n",
+        "File /usr/lib/python3/site-packages/genai_course/grading.py:58, in check_float()\n",
+        f"AssertionError: f(1) = 1.0, expected 2.0 ({root}/notes)"])]
+    config = Config()
+    config.CourseDirectory.root = root
+    nb, _ = ReadableFeedback(config=config).preprocess(
+        new_notebook(cells=[imports, answer, test]), {})
+    assert nb.cells[0].outputs[0].text == header  # the header stays where it belongs
+    assert nb.cells[1].outputs == []
+    shown = "\n".join(nb.cells[2].outputs[0].traceback)
+    assert "Cell In[4], line 1" in shown and "check_float(f(1), 2.0)" in shown
+    assert "sandbox" not in shown and "site-packages" not in shown and root not in shown
+    assert shown.endswith("AssertionError: f(1) = 1.0, expected 2.0 (notes)")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from genai_course.data.digits import binarize, load_digits
-from genai_course.generative.made import MADE, MaskedLinear, all_binary_vectors, nll, train_made
+from genai_course.generative.made import MADE, MaskedLinear, evaluate_nll, train_made
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -20,6 +20,15 @@ def test_autoregressive_property_from_the_autograd_jacobian(n_hidden_layers):
     # and the model is not trivially disconnected: most allowed entries are non-zero
     assert (jac[~upper] != 0).float().mean() > 0.5
     assert torch.all(jac[0] == 0)  # the first pixel only has a bias
+
+
+
+def all_binary_vectors(n: int) -> torch.Tensor:
+    """All ``2^n`` binary vectors as a float32 (2^n, n) tensor (for exact enumeration)."""
+    if not 1 <= n <= 20:
+        raise ValueError(f"n must be in 1..20, got {n}")
+    codes = torch.arange(2**n)
+    return ((codes[:, None] >> torch.arange(n - 1, -1, -1)) & 1).float()
 
 
 def test_masked_linear_applies_its_mask():
@@ -74,15 +83,15 @@ def test_training_on_binarised_digits_improves_held_out_nll():
     x_train = binarize(load_digits("train")[0])
     x_test = binarize(load_digits("test")[0])
     model = MADE(n_in=64, hidden=128, seed=0)
-    before = nll(model, x_test)
+    before = evaluate_nll(model, x_test)
     history = train_made(model, x_train, steps=200, batch_size=128, lr=3e-3, seed=0,
                          progress=False)
-    after = nll(model, x_test)
+    after = evaluate_nll(model, x_test)
     assert history.steps == 200 and np.isfinite(history["loss"]).all()
     # about 44 nats/image untrained; independent per-pixel Bernoullis fitted to the training
     # set score 24.7 nats/image on the test set, so this beats a model with no dependencies
     assert after < before - 15 and after < 23
-    assert nll(model, x_test, bits=True) == pytest.approx(after / math.log(2))
+    assert evaluate_nll(model, x_test, bits=True) == pytest.approx(after / math.log(2))
     samples = model.sample(5, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (5, 64) and samples.dtype == torch.float32
 

@@ -78,7 +78,7 @@ def test_gda_log_prob_matches_scipy_mixture() -> None:
 def test_gda_sampling_recovers_parameters() -> None:
     X, y = _random_data(seed=5, d=2)
     model = GaussianClassConditional().fit(X, y)
-    Xs, ys = model.sample(60_000, seed=0)
+    Xs, ys = model.sample(60_000, generator=np.random.default_rng(0))
     assert Xs.dtype == np.float32 and Xs.shape == (60_000, 2)
     assert ys.dtype == y.dtype and set(ys.tolist()) <= {10, 20, 30}
     freq = np.array([np.mean(ys == c) for c in model.classes_])
@@ -89,11 +89,12 @@ def test_gda_sampling_recovers_parameters() -> None:
         np.testing.assert_allclose(Xc.mean(axis=0), model.means_[c], atol=0.05 * scale.max())
         np.testing.assert_allclose(np.cov(Xc.T), model.covariances_[c],
                                    atol=0.05 * scale.max() ** 2)
-    Xl, yl = model.sample(50_000, seed=1, label=20)
+    Xl, yl = model.sample(50_000, generator=np.random.default_rng(1), label=20)
     assert np.all(yl == 20)
     np.testing.assert_allclose(Xl.mean(axis=0), model.means_[1], atol=0.05 * scale.max())
-    np.testing.assert_array_equal(model.sample(10, seed=7)[0], model.sample(10, seed=7)[0])
-    assert model.sample(0, seed=0)[0].shape == (0, 2)
+    np.testing.assert_array_equal(model.sample(10, generator=np.random.default_rng(7))[0],
+                                  model.sample(10, generator=np.random.default_rng(7))[0])
+    assert model.sample(0, generator=np.random.default_rng(0))[0].shape == (0, 2)
 
 
 def test_gda_errors() -> None:
@@ -127,7 +128,7 @@ def test_single_gaussian_is_visibly_imperfect_on_two_class_blobs() -> None:
     # The true density beats the single-Gaussian-per-class fit by > 0.15 nats per point.
     assert true.mean() - model.log_prob(test).mean() > 0.15
     # ... and the model puts class-1 samples in the empty gap between the two blobs.
-    Xs, _ = model.sample(4000, seed=0, label=1)
+    Xs, _ = model.sample(4000, generator=np.random.default_rng(0), label=1)
     assert np.mean(np.abs(Xs[:, 1]) < 0.5) > 0.15
 
 

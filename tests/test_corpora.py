@@ -147,9 +147,9 @@ def test_samples_are_reproducible_and_valid(
     assert samples[:50] == chain.sample_sentences(50, seed=1234)
     for sentence in samples:
         assert sentence and BOS not in sentence and EOS not in sentence
-        assert chain.sentence_logprob(sentence) > -math.inf
-    assert chain.sentence_logprob(["cat", "the"]) == -math.inf
-    assert chain.sentence_logprob(["the", "dog", "ran"]) == pytest.approx(
+        assert chain.log_prob(sentence) > -math.inf
+    assert chain.log_prob(["cat", "the"]) == -math.inf
+    assert chain.log_prob(["the", "dog", "ran"]) == pytest.approx(
         math.log(0.6 * 0.35 * 0.45 * 0.25)
     )
 
@@ -206,7 +206,7 @@ def test_expected_entropy_by_value_iteration(chain: MarkovChainCorpus) -> None:
 def test_expected_entropy_matches_monte_carlo(
     chain: MarkovChainCorpus, samples: list[list[str]]
 ) -> None:
-    nll = np.array([-chain.sentence_logprob(s) for s in samples])
+    nll = np.array([-chain.log_prob(s) for s in samples])
     lengths = np.array([len(s) for s in samples])
     se = nll.std(ddof=1) / math.sqrt(len(nll))
     assert abs(nll.mean() - chain.expected_sentence_entropy()) < 3 * se

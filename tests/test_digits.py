@@ -3,7 +3,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits as sk_load_digits
 
-from genai_course.data.digits import binarize, load_digits, to_unit
+from genai_course.data.digits import binarize, load_digits
 
 
 def test_splits_partition_the_real_dataset():
@@ -37,7 +37,6 @@ def test_split_is_deterministic_and_validated():
         load_digits("validation")
 
 
-def test_binarize_and_to_unit():
+def test_binarize():
     x = torch.tensor([-1.0, -0.5, 0.0, 0.25, 1.0, 1.2])
     assert binarize(x).tolist() == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
-    assert to_unit(x).tolist() == [0.0, 0.25, 0.5, 0.625, 1.0, 1.0]

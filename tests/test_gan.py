@@ -119,9 +119,9 @@ def test_tiny_training_moves_the_generator_to_the_data_and_is_seeded(one_thread:
         return G, history.values
 
     torch.manual_seed(0)
-    start = MLPGenerator(hidden=32).sample(1000, torch.Generator().manual_seed(1)).mean(0)
+    start = MLPGenerator(hidden=32).sample(1000, generator=torch.Generator().manual_seed(1)).mean(0)
     G, values = fit(0)
-    end = G.sample(1000, torch.Generator().manual_seed(1)).mean(0)
+    end = G.sample(1000, generator=torch.Generator().manual_seed(1)).mean(0)
     assert (end - target).norm() < 0.3 * (start - target).norm()
     assert set(values) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert all(0 <= v <= 1 for v in values["d_real"] + values["d_fake"])

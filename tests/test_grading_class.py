@@ -23,6 +23,8 @@ from .conftest import ROOT
 from .hostile import hostile_class, write_class
 
 CHAPTERS = list_chapters(ROOT)
+# the graded classes are cached per module: keep the module on one xdist worker
+pytestmark = pytest.mark.xdist_group("grading_class")
 
 
 def cell_scores(root: Path, chapter: str) -> dict[str, dict[str, float]]:
@@ -144,13 +146,18 @@ def test_export_has_one_column_per_exercise_and_adds_up(graded, tmp_path, capsys
     root, fixtures, _ = graded(chapter)
     out, js = tmp_path / "grades.csv", tmp_path / "grades.json"
     assert main(["export", "--root", str(root), "--out", str(out), "--json", str(js)]) == 0
-    assert f"wrote {len(fixtures)} students" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"wrote {len(fixtures)} students" in printed
+    # nobody marked the written answers: their cells stay empty, and the command says so
+    assert "written answers await a person: their exercises are left empty" in printed
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     exercises = [c for c in next(csv.reader(out.open())) if c.startswith(chapter + "/")]
     assert len(exercises) >= 6  # every autograded exercise plus the written answer
+    assert all(c.startswith(chapter + "/") for c in next(csv.reader(out.open()))[1:-2]), \
+        "chapters nobody submitted are left out"
     for f in fixtures:
         row = rows[f.student]
-        assert float(row["total"]) == pytest.approx(sum(float(row[c]) for c in exercises))
+        assert float(row["total"]) == pytest.approx(sum(float(row[c] or 0) for c in exercises))
         assert float(row["total"]) == pytest.approx(sum(f.expected.values()))
         assert float(row["max"]) > sum(fixtures[0].expected.values())  # + written answers
     assert json.loads(js.read_text())["columns"][0] == "student"

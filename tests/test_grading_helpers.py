@@ -125,3 +125,19 @@ def test_yours_or_reference_falls_back_only_for_the_unsolved_stub(capsys):
     with pytest.raises(ValueError, match="my bug"):
         grading.yours_or_reference(buggy, reference, "Exercise 9")(1)
     assert capsys.readouterr().out == ""
+
+
+def test_a_failed_check_names_the_call_it_checked(tmp_path):
+    """The message says which call failed, as written in the test (here a file: notebook
+    cells are in linecache the same way)."""
+    import runpy
+
+    script = tmp_path / "cell.py"
+    script.write_text(
+        "from genai_course.grading import check_dict\n"
+        "def count(words):\n    return {'cat': 0.125}\n"
+        "check_dict(count(['the', 'cat']),\n           {'cat': 0.5}, tol=1e-9)\n")
+    with pytest.raises(AssertionError) as err:
+        runpy.run_path(str(script))
+    assert str(err.value) == ("count(['the', 'cat'])['cat'] = 0.125, expected 0.5 "
+                              "(tolerance 1e-09)")

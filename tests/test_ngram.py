@@ -105,8 +105,8 @@ def test_tiny_bigram_by_hand() -> None:
     assert lm.prob("b", ["zebra"]) == 0.0  # unseen context, no smoothing, no back-off
     assert lm.counts(["a"]) == Counter({"b": 1, "c": 1})
     assert lm.distribution(["a"]) == {EOS: 0.0, "a": 0.0, "b": 0.5, "c": 0.5}
-    assert lm.logprob(["a", "b"]) == pytest.approx(math.log(0.5))
-    assert lm.logprob(["a", "a"]) == -math.inf
+    assert lm.log_prob(["a", "b"]) == pytest.approx(math.log(0.5))
+    assert lm.log_prob(["a", "a"]) == -math.inf
     expected = math.exp(-(math.log(1) + math.log(0.5) + math.log(1)) / 3)
     assert lm.perplexity([["a", "b"]]) == pytest.approx(expected, rel=1e-15)
     assert lm.perplexity([["a", "b"]]) == pytest.approx(2 ** (1 / 3))
@@ -120,7 +120,7 @@ def test_perplexity_hand_formula() -> None:
     probs = [3 / 4, 2 / 3, 2 / 3] + [1 / 4, 1, 2 / 3] + [3 / 4, 1 / 3, 1 / 3, 2 / 3]
     expected = math.exp(-sum(math.log(p) for p in probs) / len(probs))
     assert lm.perplexity(test) == pytest.approx(expected, rel=1e-12)
-    assert lm.logprob(["x", "b", "a"]) == pytest.approx(math.log(3 / 4 * 1 / 3 * 1 / 3 * 2 / 3))
+    assert lm.log_prob(["x", "b", "a"]) == pytest.approx(math.log(3 / 4 * 1 / 3 * 1 / 3 * 2 / 3))
 
 
 def test_unigram_is_counts_over_total() -> None:
@@ -133,7 +133,7 @@ def test_unigram_is_counts_over_total() -> None:
         assert lm.prob(token) == count / total
         assert lm.prob(token, ["whatever", "context"]) == count / total
     assert lm.prob(BOS) == 0.0
-    assert lm.logprob(["a"]) == pytest.approx(math.log(3 / 9) + math.log(4 / 9))
+    assert lm.log_prob(["a"]) == pytest.approx(math.log(3 / 9) + math.log(4 / 9))
 
 
 def test_padding_is_textbook_single_end_marker() -> None:
@@ -191,7 +191,7 @@ def test_generate_only_produces_possible_ngrams_and_stops_at_end() -> None:
         out = lm.generate(1000, seed=seed)
         assert 1 <= len(out) <= 3 and EOS not in out and BOS not in out
         padded = pad_sentence(out, 3)
-        assert lm.logprob(out) > -math.inf
+        assert lm.log_prob(out) > -math.inf
         for *context, token in ngrams(padded, 3):
             assert lm.prob(token, context) > 0
 

@@ -11,6 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from genai_course.course import exercises
 from genai_course.course import release as rel
 
 from .conftest import ROOT
@@ -28,7 +29,8 @@ def released(chapter: str) -> Path:
 
 
 def run_notebook(path: Path) -> nbformat.NotebookNode:
-    """Execute a notebook in a fresh kernel of this interpreter, from its own folder."""
+    """Execute a notebook in a fresh kernel of this interpreter, from its own folder, naming
+    it to the kernel as Jupyter's server does (the last cell's self-check reads it)."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -36,7 +38,7 @@ def run_notebook(path: Path) -> nbformat.NotebookNode:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
+    client.execute(env=dict(os.environ, JPY_SESSION_NAME=str(path)))
     return nb
 
 
@@ -61,6 +63,9 @@ def test_solution_notebook_runs_in_quick_mode(chapter, quick_mode):
     )
     assert "mode   : quick" in text
     assert "Visible tests passed." in text
+    n = len(exercises.exercises(nb))  # the self-check, in the last cell, passes every one
+    assert f"{n} of {n} exercises pass their visible tests" in str(nb.cells[-1].outputs), \
+        nb.cells[-1].outputs
 
 
 def _validator(invert: bool):

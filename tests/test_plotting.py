@@ -92,7 +92,7 @@ def test_model_sizes(tmp_path) -> None:
 def test_decision_regions(tmp_path) -> None:
     X, y = two_class_blobs(200, seed=0)
     gda = GaussianClassConditional().fit(X, y)
-    samples = gda.sample(50, seed=0)
+    samples = gda.sample(50, generator=np.random.default_rng(0))
     fig = plot_decision_regions(gda, X, y, samples=samples, title="GDA")
     assert _points(fig) == 250
     assert fig.axes[0].get_title() == "GDA"

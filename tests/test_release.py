@@ -52,7 +52,7 @@ def test_hand_edit_makes_check_fail_and_release_repairs_it(tmp_path, capsys):
     assert target.read_bytes() == (ROOT / "chapters/01_history/01_history.ipynb").read_bytes()
 
 
-def test_stale_files_and_unstripped_sources_are_reported(tmp_path):
+def test_stale_files_and_unstripped_sources_are_reported(tmp_path, capsys):
     course = copy_course(tmp_path)
     stale = course / "chapters" / "01_history" / "old_notes.txt"
     stale.write_text("left over")
@@ -66,8 +66,14 @@ def test_stale_files_and_unstripped_sources_are_reported(tmp_path):
     assert report.removed == [stale]
     assert report.unnormalized_sources == [source]
     assert stale.exists()  # check writes nothing
-    rel.release(course)
+    # a release never deletes a file it did not write: it moves it aside and says where
+    assert cli_main(["release", "--root", str(course)]) == 0
+    out = capsys.readouterr().out
     assert not stale.exists()
+    (aside,) = (course / rel.ASIDE_DIR).rglob("old_notes.txt")
+    assert aside.read_text() == "left over"
+    assert f"moved chapters/01_history/old_notes.txt (not in the release) to " \
+           f"{aside.relative_to(course)}" in out
     assert rel.release(course, check=True).clean
 
 

@@ -89,3 +89,46 @@ def test_seeded_initialises_reproducibly_without_touching_global_state():
     with runtime.seeded(None):
         c = torch.randn(4)
     assert not torch.equal(a, c)
+
+
+def test_header_of_a_chapter_reads_the_measured_table(monkeypatch):
+    table = runtime.measured_runtimes()
+    monkeypatch.setenv("GENAI_COURSE_QUICK", "1")
+    quick = runtime.header("Chapter 2", chapter="02_theory")
+    monkeypatch.delenv("GENAI_COURSE_QUICK")
+    full = runtime.header("Chapter 2", chapter="02_theory")
+    assert f"about {runtime.format_seconds(table['02_theory']['quick_s'])} to run" in quick
+    assert f"about {runtime.format_seconds(table['02_theory']['full_s'])} to run" in full
+    with pytest.raises(ValueError, match="no measured runtime for '99_none'"):
+        runtime.header("x", chapter="99_none")
+    with pytest.raises(TypeError):
+        runtime.header("x", 4, chapter="02_theory")
+
+
+def test_format_seconds_speaks_like_people():
+    assert [runtime.format_seconds(s) for s in (9, 89.4, 90, 138)] == \
+        ["9 s", "89 s", "1.5 min", "2.3 min"]
+
+
+def test_runtime_claims_have_one_source():
+    """Every chapter has a measured row; its notebook's header and the README read it."""
+    import re
+
+    import nbformat
+
+    from genai_course.course import readme
+    from genai_course.course.release import list_chapters
+
+    from .conftest import ROOT
+
+    table = runtime.measured_runtimes()
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.with_runtimes(text, table) == text, "README runtimes differ from the table"
+    listed = readme.runtimes_in(text)
+    for chapter in list_chapters(ROOT):
+        assert chapter in table, f"no measured runtime for {chapter}"
+        assert listed.get(chapter) == readme.runtime_cell(table[chapter])
+        nb = nbformat.read(ROOT / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
+        imports = next(c.source for c in nb.cells if c.get("id") == "imports")
+        assert re.search(rf"runtime\.header\([^)]*chapter=\"{chapter}\"\)", imports), \
+            f"{chapter}: the imports cell should call runtime.header(..., chapter={chapter!r})"

@@ -131,9 +131,9 @@ def test_texts_splits_and_seeds(lang: TinyLang) -> None:
     assert TinyLang(seed=1).text("train", 50) != train
     a, b = TinyLang(seed=7), TinyLang(seed=7)
     assert a.sample_sentence() == b.sample_sentence()
-    first = a.sample_text(5)
-    assert first == b.sample_text(5)
-    assert a.sample_text(5) != first  # the generator moves on
+    first = a.sample_sentences(5)
+    assert first == b.sample_sentences(5)
+    assert a.sample_sentences(5) != first  # the generator moves on
     assert lang.text_log_prob(train) == pytest.approx(
         sum(lang.log_prob(s) for s in train.splitlines()))
     assert set(train) <= set(lang.alphabet())

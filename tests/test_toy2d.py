@@ -164,20 +164,3 @@ def test_checkerboard_points_lie_on_dark_squares_with_their_exact_density() -> N
     with pytest.raises(ValueError, match="x must have shape"):
         checkerboard_log_density([1.0, 2.0])
 
-
-def test_swiss_roll_follows_sklearns_curve() -> None:
-    from sklearn.datasets import make_swiss_roll
-
-    from genai_course.data.toy2d import swiss_roll
-
-    x = swiss_roll(2000, noise=0.0, seed=0)
-    assert x.dtype == np.float32 and x.shape == (2000, 2)
-    radius = np.linalg.norm(x.astype(np.float64), axis=1) * 5  # = t
-    angle = np.arctan2(x[:, 1], x[:, 0])
-    np.testing.assert_allclose(np.cos(radius), np.cos(angle), atol=1e-3)
-    assert 1.5 * np.pi - 1e-3 <= radius.min() and radius.max() <= 4.5 * np.pi + 1e-3
-    ref, _ = make_swiss_roll(2000, noise=0.0, random_state=0)
-    ref_radius = np.hypot(ref[:, 0], ref[:, 2])
-    assert abs(np.median(radius) - np.median(ref_radius)) < 0.5
-    noisy = swiss_roll(2000, noise=0.1, seed=0)
-    assert np.std(noisy - x) == pytest.approx(0.1, rel=0.1)

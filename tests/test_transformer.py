@@ -14,8 +14,8 @@ from genai_course.llm.transformer import (
     GPT,
     GPTConfig,
     count_parameters,
+    evaluate_stream_loss,
     random_windows,
-    stream_loss,
     train_lm,
     training_flops,
 )
@@ -153,14 +153,15 @@ def test_stream_loss_scores_every_token_once_with_enough_context() -> None:
     model = GPT(GPTConfig(**SMALL), seed=0)
     ids = torch.randint(11, (60,), generator=torch.Generator().manual_seed(3))
     # with min_context = block_size - 1 every token sees the full window: the naive loss
-    assert stream_loss(model, ids, min_context=15) == pytest.approx(
+    assert evaluate_stream_loss(model, ids, min_context=15) == pytest.approx(
         naive_stream_loss(model, ids, 15), abs=1e-5)
     # other strides give nearly the same number on a random model, and short streams work
-    assert stream_loss(model, ids) == pytest.approx(stream_loss(model, ids, 15), abs=0.05)
-    assert stream_loss(model, ids[:5], min_context=3) == pytest.approx(
+    assert evaluate_stream_loss(model, ids) == pytest.approx(
+        evaluate_stream_loss(model, ids, 15), abs=0.05)
+    assert evaluate_stream_loss(model, ids[:5], min_context=3) == pytest.approx(
         naive_stream_loss(model, ids[:5], 3), abs=1e-5)
     with pytest.raises(ValueError, match="min_context"):
-        stream_loss(model, ids, min_context=16)
+        evaluate_stream_loss(model, ids, min_context=16)
 
 
 def test_training_learns_a_deterministic_sequence() -> None:
@@ -170,7 +171,7 @@ def test_training_learns_a_deterministic_sequence() -> None:
     history = train_lm(model, ids, steps=150, batch_size=8, lr=3e-3, warmup=10, progress=False)
     assert history.steps == 150 and not model.training
     assert history["loss"][0] > 2.0 and history.smoothed("loss", 10) < 0.3
-    assert stream_loss(model, ids[:100]) < 0.3
+    assert evaluate_stream_loss(model, ids[:100]) < 0.3
     with pytest.raises(ValueError, match="longer than block_size"):
         train_lm(model, ids[:10], steps=1)
 

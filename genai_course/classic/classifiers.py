@@ -106,17 +106,18 @@ class GaussianClassConditional:
         """Marginal log density ``log p(x) = logsumexp_c log p(x, c)``, shape (n,) float64."""
         return logsumexp(self.log_joint(X), axis=1)
 
-    def sample(self, n: int, seed: int | None = None, label: object = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, n: int, *, generator: np.random.Generator | None = None,
+               label: object = None) -> tuple[np.ndarray, np.ndarray]:
         """Ancestral sampling: ``c ~ Categorical(pi)`` (or ``c = label``), then
-        ``x = mu_c + L_c z`` with ``z ~ N(0, I)`` and ``Sigma_c = L_c L_c^T``.
+        ``x = mu_c + L_c z`` with ``z ~ N(0, I)`` and ``Sigma_c = L_c L_c^T``, drawing from
+        ``generator`` (a fresh unseeded one when None).
 
         Returns ``X`` (n, d) float32 and ``y`` (n,) with the dtype of the training labels.
         """
         self._fitted()
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
             raise ValueError(f"n must be an int >= 0, got {n!r}")
-        rng = np.random.default_rng(seed)
+        rng = generator if generator is not None else np.random.default_rng()
         if label is None:
             comp = rng.choice(self.classes_.size, size=n, p=self.priors_)
         else:

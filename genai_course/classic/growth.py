@@ -81,3 +81,9 @@ def fit_doubling_time(years: Sequence[float], values: Sequence[float]) -> Doubli
     r2 = 1.0 if ss_tot == 0.0 else 1.0 - ss_res / ss_tot
     doubling = 1.0 / slope if slope > 0 else math.inf
     return DoublingFit(doubling, slope, intercept, r2, int(x.size))
+
+
+def doubling_time(years: Sequence[float], values: Sequence[float]) -> float:
+    """The doubling time alone, in years: ``fit_doubling_time(years, values).doubling_time``
+    (the reference for chapter 1's exercise 6)."""
+    return fit_doubling_time(years, values).doubling_time

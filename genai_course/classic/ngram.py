@@ -182,7 +182,7 @@ class NGramLanguageModel:
         """
         return {t: self.prob(t, context) for t in sorted(self.vocab)}
 
-    def logprob(self, sentence: Sequence[str]) -> float:
+    def log_prob(self, sentence: Sequence[str]) -> float:
         """Natural-log probability of a sentence, including its ``</s>``; ``-inf`` if it is 0.
 
         ``log P(s) = sum_i log P(w_i | w_{i-n+1} .. w_{i-1})`` over the padded sentence.
@@ -205,7 +205,7 @@ class NGramLanguageModel:
         num_predicted = sum(len(s) + 1 for s in sentences)
         if num_predicted == 0:
             raise ValueError("perplexity needs at least one sentence")
-        total = sum(self.logprob(s) for s in sentences)
+        total = sum(self.log_prob(s) for s in sentences)
         return math.exp(-total / num_predicted)
 
     def sampling_distribution(self, context: Sequence[str] = ()) -> dict[str, float]:

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -50,10 +50,13 @@ class Result:
     max_score: float | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    awaiting: float = 0.0  # points of written answers a person has not marked yet
 
     def line(self) -> str:
         score = "" if self.score is None else f"{self.score:g}/{self.max_score:g}"
         text = f"{self.student:<20} {score:>9}  {self.status}"
+        if self.awaiting:
+            text += f" ({self.awaiting:g} points await a person)"
         return text + (": " + "; ".join(self.notes) if self.notes else "")
 
 
@@ -175,7 +178,8 @@ def grade_one(root: Path, chapter: str, student: str, timeout: float = 600.0,
         if problems or notes:
             status = "problems"
     score, max_score = _score(root, chapter, student)
-    return Result(student, status, score, max_score, notes, time.perf_counter() - start)
+    return Result(student, status, score, max_score, notes, time.perf_counter() - start,
+                  awaiting_points(root, chapter, student))
 
 
 def _config(root: Path):
@@ -255,24 +259,28 @@ def grade(root: Path | str | None, chapter: str, jobs: int = 1, force: bool = Fa
 
 # -- export --------------------------------------------------------------------------------
 def per_exercise(root: Path | str | None, chapters: Iterable[str] | None = None
-                 ) -> tuple[list[str], list[dict[str, object]]]:
-    """Columns and rows of the grade table: one row per student, one column per exercise
-    (``<chapter>/<exercise>``, the grade_id before ``__``), plus ``total`` and ``max``.
-    An exercise's score is the sum of its graded cells (manual score where a person graded
-    it); chapters a student did not submit stay empty."""
+                 ) -> tuple[list[str], list[dict[str, object]], int]:
+    """Columns and rows of the grade table, and how many cells await a person: one row per
+    student, one column per exercise (``<chapter>/<exercise>``, the grade_id before ``__``),
+    plus ``total`` and ``max``. An exercise's score is the sum of its graded cells (manual
+    score where a person graded it); an answer still waiting for a person leaves its exercise
+    empty (not 0), and so do chapters a student did not submit. Without ``chapters``, only
+    chapters with at least one graded submission are included."""
     root = find_course_root(root)
     with _gradebook(root) as gb:
-        assignments = [a for a in gb.assignments if chapters is None or a.name in chapters]
+        assignments = [a for a in gb.assignments
+                       if (a.name in chapters if chapters is not None else a.submissions)]
         columns: dict[str, float] = {}
         for a in sorted(assignments, key=lambda a: a.name):
             for nb in a.notebooks:
                 for cell in sorted(nb.grade_cells, key=lambda c: c.name):
                     key = f"{a.name}/{cell.name.partition('__')[0]}"
                     columns[key] = columns.get(key, 0.0) + float(cell.max_score)
-        rows = []
+        rows, waiting = [], 0
         for student in sorted(gb.students, key=lambda s: s.id):
             row: dict[str, object] = {"student": student.id}
             total = maximum = 0.0
+            pending: set[str] = set()
             for a in assignments:
                 try:
                     sub = gb.find_submission(a.name, student.id)
@@ -282,24 +290,44 @@ def per_exercise(root: Path | str | None, chapters: Iterable[str] | None = None
                 for nb in sub.notebooks:
                     for g in nb.grades:
                         key = f"{a.name}/{g.name.partition('__')[0]}"
+                        if nbgrader_plugins.awaits_a_person(g):
+                            pending.add(key)
+                            waiting += 1
+                            continue
                         row[key] = float(row.get(key, 0.0)) + float(g.score)
                         total += float(g.score)
+            for key in pending:
+                row.pop(key, None)
             row["total"], row["max"] = total, maximum
             rows.append(row)
-    return ["student", *columns, "total", "max"], rows
+    return ["student", *columns, "total", "max"], rows, waiting
 
 
 def export(root: Path | str | None, csv_path: Path, json_path: Path | None = None,
-           chapters: Iterable[str] | None = None) -> int:
-    """Write the per-exercise grade table as CSV (and JSON); returns the number of rows."""
-    columns, rows = per_exercise(root, chapters)
+           chapters: Iterable[str] | None = None) -> tuple[int, int]:
+    """Write the per-exercise grade table as CSV (and JSON); returns the number of rows and
+    of answers awaiting a person (their cells are left empty)."""
+    columns, rows, waiting = per_exercise(root, None if chapters is None else list(chapters))
     with open(csv_path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(rows)
     if json_path is not None:
         json_path.write_text(json.dumps({"columns": columns, "rows": rows}, indent=1))
-    return len(rows)
+    return len(rows), waiting
+
+
+def awaiting_points(root: Path, chapter: str, student: str) -> float:
+    """Points of ``student``'s written answers in ``chapter`` that await a person."""
+    from nbgrader.api import MissingEntry
+
+    with _gradebook(root) as gb:
+        try:
+            sub = gb.find_submission(chapter, student)
+        except MissingEntry:
+            return 0.0
+        return sum(float(g.max_score) for nb in sub.notebooks for g in nb.grades
+                   if nbgrader_plugins.awaits_a_person(g))
 
 
 # -- feedback ------------------------------------------------------------------------------
@@ -342,7 +370,3 @@ def feedback(root: Path | str | None, chapter: str, force: bool = True) -> list[
         raise GradingError("hidden tests appeared in feedback; deleted: "
                            + ", ".join(str(f.relative_to(root)) for f in leaked))
     return files
-
-
-def results_json(results: list[Result]) -> str:
-    return json.dumps([asdict(r) for r in results], indent=1)

@@ -1,10 +1,9 @@
-"""The ``genai-course`` command: ``doctor``, ``release``, ``lab``, ``retrain``, and the
-instructor's ``grade``, ``export`` and ``feedback``."""
+"""The ``genai-course`` command: ``doctor``, ``release``, ``lab``, ``retrain``, ``serve``, and
+the instructor's ``grade``, ``export`` and ``feedback``."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ def _release(args: argparse.Namespace) -> int:
         return 2
     found = [
         *(("differs from the release", "wrote", p) for p in report.changed),
-        *(("not in the release", "removed", p) for p in report.removed),
+        *(("not in the release", "moved", p) for p in report.removed),
         *(("solution notebook has outputs", "stripped outputs from", p)
           for p in report.unnormalized_sources),
     ]
@@ -43,33 +42,48 @@ def _release(args: argparse.Namespace) -> int:
             print(f"  {path.relative_to(root)}: {why}")
         return 1
     for _, done, path in found:
-        print(f"{done} {path.relative_to(root)}")
+        if path in report.moved:
+            print(f"moved {path.relative_to(root)} (not in the release) to "
+                  f"{report.moved[path].relative_to(root)}")
+        else:
+            print(f"{done} {path.relative_to(root)}")
     if report.clean:
         print("chapters/ was already up to date.")
     return 0
 
 
 def _lab(args: argparse.Namespace, extra: list[str]) -> int:
+    from genai_course.course import lab
     from genai_course.course.release import ReleaseError, find_course_root
 
     try:
         root = find_course_root(args.root)
-    except ReleaseError:
-        root = Path.cwd()
-    start = "chapters" if (root / "chapters").is_dir() else ""
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        f"--ServerApp.root_dir={root}",
-        f"--LabApp.default_url=/lab/tree/{start}",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    cmd += extra
-    print("Starting JupyterLab:", " ".join(cmd))
+    except ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.instructor:
+        workdir, config = root, None
+        print(f"Instructor mode: JupyterLab on {root} with every nbgrader extension.")
+    else:
+        try:
+            work = lab.prepare_workspace(root, args.workspace, args.update)
+        except lab.LabError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for old, aside in work.moved:
+            print(f"kept your copy of {old.name} as {aside}")
+        if work.copied:
+            print(f"copied {', '.join(work.copied)} into {work.path}")
+        for chapter in work.changed:
+            print(f"{chapter} has a new version in the course; your copy is unchanged "
+                  f"(genai-course lab --update {chapter} keeps yours aside and copies it)")
+        workdir = work.path
+        config = lab.lab_config_dir(work.path / ".lab-config", lab.default_app_settings())
+    cmd = lab.command(workdir, config, extra)
+    print("Starting JupyterLab:", " ".join(cmd), flush=True)
     try:
-        return subprocess.call(cmd)
+        # from the course root, where the Validate button finds nbgrader_config.py
+        return subprocess.call(cmd, env=lab.environment(config), cwd=root)
     except KeyboardInterrupt:
         return 0
 
@@ -95,19 +109,38 @@ def _retrain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grade(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def _serve(args: argparse.Namespace) -> int:
+    from genai_course.pretrained import PretrainedError
+    from genai_course.serving.server import serve
 
+    try:
+        serve(args.model, host=args.host, port=args.port)
+    except (PretrainedError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
     from genai_course.course.classroom import GradingError, grade
 
     bar = None
+    on_terminal = sys.stdout.isatty()
 
     def report(result, done: int, total: int) -> None:
         nonlocal bar
+        line = f"[{done:>3}/{total}] {result.line()}"
+        if not on_terminal:  # a log file or a pipe: plain status lines, no progress bar
+            print(line, flush=True)
+            return
         if bar is None:
+            from tqdm import tqdm
+
             bar = tqdm(total=total, desc=f"grading {args.chapter}", unit="submission")
         bar.update(1)
-        bar.write(f"[{done:>3}/{total}] {result.line()}")
+        bar.write(line)
 
     start = time.perf_counter()
     try:
@@ -126,14 +159,21 @@ def _grade(args: argparse.Namespace) -> int:
     mean = f", mean score {100 * sum(scored) / len(scored):.0f}%" if scored else ""
     print(f"{len(results)} submissions in {time.perf_counter() - start:.0f} s: "
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + mean)
+    waiting = sum(r.awaiting for r in results)
+    if waiting:
+        print(f"{waiting:g} points of written answers await a person "
+              f"({sum(1 for r in results if r.awaiting)} submissions; mark them in formgrader)")
     return 1 if counts.get("failed") else 0
 
 
 def _export(args: argparse.Namespace) -> int:
     from genai_course.course.classroom import export
 
-    n = export(args.root, args.out, args.json, args.chapters or None)
+    n, waiting = export(args.root, args.out, args.json, args.chapters or None)
     print(f"wrote {n} students to {args.out}" + (f" and {args.json}" if args.json else ""))
+    if waiting:
+        print(f"{waiting} written answers await a person: their exercises are left empty "
+              "(mark them in formgrader, then export again)")
     return 0
 
 
@@ -170,14 +210,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rel.add_argument("--root", type=Path, default=None, help="course root (default: search up)")
 
-    lab = sub.add_parser("lab", help="start JupyterLab on the course (extra args go to jupyter)")
+    lab = sub.add_parser(
+        "lab", help="start JupyterLab on your copy of the chapters (extra args go to jupyter)")
     lab.add_argument("--root", type=Path, default=None, help="course root (default: search up)")
+    lab.add_argument("--workspace", type=Path, default=None,
+                     help="your copies of the chapters (default: my-work/ in the course)")
+    lab.add_argument("--update", action="append", default=[], metavar="CHAPTER",
+                     help="take the course's new version of a chapter; yours is kept aside")
+    lab.add_argument("--instructor", action="store_true",
+                     help="the course root with nbgrader's instructor extensions (formgrader)")
 
     ret = sub.add_parser("retrain", help="retrain a shipped checkpoint (genai_course.pretrained)")
     ret.add_argument("name", help="checkpoint name, e.g. tinygpt-tinylang")
     ret.add_argument("--out", type=Path, default=None, help="folder to write (default: package)")
     ret.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     ret.add_argument("--force", action="store_true", help="replace the shipped file")
+
+    srv = sub.add_parser("serve", help="serve TinyChat with the OpenAI chat-completions API")
+    srv.add_argument("--host", default="127.0.0.1", help="address (default: loopback only)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    srv.add_argument("--model", action="append", default=None,
+                     help="shipped chat model to serve (repeatable; default: tinychat)")
 
     gr = sub.add_parser("grade", help="autograde every submission of a chapter, in parallel")
     gr.add_argument("chapter", help="chapter folder, e.g. 01_history")
@@ -212,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         return _release(args)
     if args.command == "retrain":
         return _retrain(args)
+    if args.command == "serve":
+        args.model = args.model or ["tinychat"]
+        return _serve(args)
     if args.command in ("grade", "export", "feedback"):
         return {"grade": _grade, "export": _export, "feedback": _feedback}[args.command](args)
     return _lab(args, extra)

@@ -6,10 +6,17 @@ in the sandbox, :mod:`genai_course.course.sandbox`).
 
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from genai_course.course.conventions import exercise_of, test_suffix
+from genai_course.course.conventions import (
+    BEGIN_SOLUTION,
+    END_SOLUTION,
+    exercise_of,
+    test_suffix,
+)
 
 
 @dataclass
@@ -58,3 +65,28 @@ def run_exercise(answer: str, tests: dict[str, str]) -> dict[str, str | None]:
         except Exception as exc:
             results[gid] = f"{type(exc).__name__}: {exc}"
     return results
+
+
+_MARKER_LINE = re.compile(
+    rf"^[ \t]*(?:{re.escape(BEGIN_SOLUTION)}|{re.escape(END_SOLUTION)})[ \t]*\n?", re.M)
+
+
+def solved_answers(solution: Any) -> dict[str, str]:
+    """The instructor's answers as a student would paste them into the release: every answer
+    cell's source (code or written) with nbgrader's solution markers removed, by grade_id."""
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: _MARKER_LINE.sub("", cell.source)
+        for cell in solution.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def with_answers(release: Any, answers: dict[str, str]) -> Any:
+    """A copy of ``release`` with the answer cells named in ``answers`` (by grade_id) filled
+    in: a student's notebook."""
+    out = copy.deepcopy(release)
+    for cell in out.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in answers:
+            cell.source = answers[grade_id]
+    return out

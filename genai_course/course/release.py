@@ -15,6 +15,7 @@ import logging
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,8 @@ import nbformat
 from genai_course.course.conventions import RELEASE_DIR, SOURCE_DIR, STUB_MARKERS
 
 CHAPTER_RE = re.compile(r"^\d\d_[a-z0-9_]+$")
+#: Where a release moves files it finds in chapters/ but does not write (it never deletes one).
+ASIDE_DIR = ".release-aside"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 # Cell metadata worth keeping: nbgrader's own, the lock flags it sets, and tags.
 KEPT_CELL_METADATA = ("nbgrader", "deletable", "editable", "tags")
@@ -33,10 +36,10 @@ class ReleaseError(RuntimeError):
     """Raised when the course layout or nbgrader stops a release."""
 
 
-def find_course_root(start: Path | None = None) -> Path:
-    """The nearest directory at or above ``start`` holding ``nbgrader_config.py`` and
-    ``solutions/``."""
-    here = (start or Path.cwd()).resolve()
+def find_course_root(start: Path | str | None = None) -> Path:
+    """The nearest directory at or above ``start`` (default: the current one) holding
+    ``nbgrader_config.py`` and ``solutions/``."""
+    here = Path(start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / "nbgrader_config.py").is_file() and (candidate / SOURCE_DIR).is_dir():
             return candidate
@@ -87,6 +90,7 @@ class ReleaseReport:
     changed: list[Path] = field(default_factory=list)  # differ from the release
     removed: list[Path] = field(default_factory=list)  # in chapters/ but not released
     unnormalized_sources: list[Path] = field(default_factory=list)  # solutions with outputs
+    moved: dict[Path, Path] = field(default_factory=dict)  # removed file -> where it went
 
     @property
     def clean(self) -> bool:
@@ -148,8 +152,10 @@ def release(
     them to autograde); by default the one ``nbgrader_config.py`` names (the course's
     ``gradebook.db``), and a throw-away one with ``check=True``. With ``check=True``
     nothing in the course is written. Files in ``chapters/`` holding someone's work (see
-    :func:`_has_student_work`) are only overwritten or removed with ``force=True``;
-    otherwise :class:`ReleaseError` names them and nothing is written.
+    :func:`_has_student_work`) are only overwritten with ``force=True``; otherwise
+    :class:`ReleaseError` names them and nothing is written. A file in ``chapters/`` that the
+    release does not write (someone's notes, a file dropped from ``solutions/``) is never
+    deleted: it is moved to ``.release-aside/<time>/`` (``report.moved`` says where).
     """
     root = Path(root).resolve()
     available = list_chapters(root)
@@ -189,10 +195,7 @@ def release(
                         report.removed.append(old)
         if check:
             return report
-        at_risk = [
-            p for p in [t for _, t in writes] + report.removed if p.exists() and
-            _has_student_work(p)
-        ]
+        at_risk = [p for _, p in writes if p.exists() and _has_student_work(p)]
         if at_risk and not force:
             raise ReleaseError(
                 "Not overwriting notebooks that hold someone's work (outputs or answers):\n"
@@ -202,6 +205,10 @@ def release(
         for new, target in writes:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(new, target)
+        aside = root / ASIDE_DIR / time.strftime("%Y%m%d-%H%M%S")
         for old in report.removed:
-            old.unlink()
+            target = aside / old.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(old, target)
+            report.moved[old] = target
     return report

@@ -154,7 +154,7 @@ class MarkovChainCorpus:
         """The true ``P(token | prev)`` (0.0 for a transition that cannot happen)."""
         return self.transitions.get(prev, {}).get(token, 0.0)
 
-    def sentence_logprob(self, sentence: Sequence[str]) -> float:
+    def log_prob(self, sentence: Sequence[str]) -> float:
         """The true natural-log probability of ``sentence``, including its ``</s>``."""
         padded = [BOS, *sentence, EOS]
         probs = [

@@ -52,8 +52,3 @@ def load_digits(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
 def binarize(images: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
     """Pixels above ``threshold`` (in the [-1, 1] scale) become 1.0, the rest 0.0."""
     return (images > threshold).to(torch.float32)
-
-
-def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """Map images from [-1, 1] to [0, 1] for display, clamping overshoot."""
-    return ((images + 1) / 2).clamp(0, 1)

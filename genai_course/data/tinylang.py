@@ -190,10 +190,6 @@ class TinyLang:
         check_int(n_sentences, "n_sentences")
         return [self._sentence(self.rng) for _ in range(n_sentences)]
 
-    def sample_text(self, n_sentences: int) -> str:
-        """``n_sentences`` sentences from the instance's generator, each followed by a newline."""
-        return "".join(s + "\n" for s in self.sample_sentences(n_sentences))
-
     def text(self, split: str, n_sentences: int) -> str:
         """A fixed corpus: the first ``n_sentences`` sentences of ``split`` (one newline
         after each). Each split has its own generator, seeded by ``(seed, split)``, so the

@@ -157,17 +157,3 @@ def checkerboard_log_density(x: ArrayLike, k: int = 4, extent: float = 2.0) -> n
     dark = inside & (ij.sum(axis=1) % 2 == 0)
     n_dark = (k * k + 1) // 2
     return np.where(dark, -np.log(n_dark * side**2), -np.inf)
-
-
-def swiss_roll(n: int = 1000, noise: float = 0.05, seed: int = 0) -> np.ndarray:
-    """``n`` points on the 2-D Swiss roll ``(t cos t, t sin t) / 5`` with ``t`` uniform on
-    [1.5 pi, 4.5 pi] (the curve of ``sklearn.datasets.make_swiss_roll``, on which
-    Sohl-Dickstein et al. 2015 first trained a diffusion model), plus N(0, noise^2 I).
-    Returns (n, 2) float32."""
-    n = check_int(n, "n", 1)
-    noise = check_number(noise, "noise")
-    seed = check_int(seed, "seed", 0)
-    rng = np.random.default_rng(seed)
-    t = 1.5 * np.pi * (1 + 2 * rng.random(n))
-    x = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / 5.0
-    return (x + noise * rng.standard_normal((n, 2))).astype(np.float32)

@@ -103,7 +103,22 @@ class ResBlock(nn.Module):
         return self.skip(x) + h
 
 
-class UNet(nn.Module):
+class Denoiser(nn.Module):
+    """What every noise predictor here shares: an :class:`ConditionEmbedding` ``embed`` whose
+    class count and null label the samplers read as ``num_classes`` and ``null_class``."""
+
+    embed: ConditionEmbedding
+
+    @property
+    def num_classes(self) -> int:
+        return self.embed.num_classes
+
+    @property
+    def null_class(self) -> int:
+        return self.embed.null_class
+
+
+class UNet(Denoiser):
     """Noise predictor ``eps(x_t, t, y)`` for images of shape ``data_shape`` (C, H, W).
 
     ``channels = (c_0, ..., c_L)``: one residual block per resolution, a stride-2
@@ -170,14 +185,6 @@ class UNet(nn.Module):
                     self.up_attn[str(i)] = SpatialCrossAttention(ch, self.context_dim)
                 self.mid_attn = SpatialCrossAttention(self.channels[-1], self.context_dim)
 
-    @property
-    def num_classes(self) -> int:
-        return self.embed.num_classes
-
-    @property
-    def null_class(self) -> int:
-        return self.embed.null_class
-
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None,
                 context: torch.Tensor | None = None,
                 context_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -218,7 +225,7 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
-class MLPDenoiser(nn.Module):
+class MLPDenoiser(Denoiser):
     """Noise predictor ``eps(x_t, t, y)`` for points of dimension ``dim`` (2-D toy data, or
     an autoencoder's latent codes): an input layer, ``n_blocks`` residual blocks
     ``h + W2 silu(W1 silu(h) + E emb(t, y))`` and an output layer, where ``emb`` is the
@@ -238,14 +245,6 @@ class MLPDenoiser(nn.Module):
                 nn.ModuleDict({"fc1": nn.Linear(hidden, hidden), "emb": nn.Linear(emb_dim, hidden),
                                "fc2": nn.Linear(hidden, hidden)}) for _ in range(n_blocks))
             self.out = nn.Linear(hidden, dim)
-
-    @property
-    def num_classes(self) -> int:
-        return self.embed.num_classes
-
-    @property
-    def null_class(self) -> int:
-        return self.embed.null_class
 
     def forward(self, x: torch.Tensor, t: torch.Tensor,
                 labels: torch.Tensor | None = None) -> torch.Tensor:

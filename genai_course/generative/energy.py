@@ -223,7 +223,7 @@ class GaussianMixtureEnergy:
         s = _sigma_column(sigma, x)
         return self._score(x, self.stds.to(x)[None] ** 2 + s**2)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` exact draws (ancestral sampling), shape (n, d)."""
         j = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         z = torch.randn(n, self.dim, generator=generator)

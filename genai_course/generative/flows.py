@@ -136,7 +136,7 @@ class RealNVP(nn.Module):
         return standard_normal_log_prob(z) + log_det
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` samples ``f^{-1}(z)``, ``z ~ N(0, I)``, shape (n, dim)."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from genai_course.core.layers import mlp, widths
 from genai_course.core.train import History, minibatches, run
+from genai_course.runtime import seeded
 
 G_LOSSES = ("non_saturating", "saturating")
 
@@ -71,14 +72,16 @@ class MLPGenerator(nn.Module):
     squashes the output to [-1, 1] (for the digits)."""
 
     def __init__(self, data_shape: Sequence[int] = (2,), latent_dim: int = 2,
-                 hidden: int | Sequence[int] = (128, 128), tanh: bool = False) -> None:
+                 hidden: int | Sequence[int] = (128, 128), tanh: bool = False,
+                 seed: int | None = None) -> None:
         super().__init__()
         self.data_shape, self.latent_dim = tuple(int(s) for s in data_shape), int(latent_dim)
         if self.latent_dim < 1 or not self.data_shape or min(self.data_shape) < 1:
             raise ValueError(f"need latent_dim >= 1 and positive data_shape, got "
                              f"{latent_dim!r}, {data_shape!r}")
         out = math.prod(self.data_shape)
-        self.net = mlp((self.latent_dim, *widths(hidden), out))
+        with seeded(seed):
+            self.net = mlp((self.latent_dim, *widths(hidden), out))
         self.tanh = tanh
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -88,7 +91,7 @@ class MLPGenerator(nn.Module):
         return (torch.tanh(x) if self.tanh else x).reshape(-1, *self.data_shape)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` samples G(z), z ~ N(0, I)."""
         device = next(self.parameters()).device
         return self(torch.randn(n, self.latent_dim, generator=generator, device=device))
@@ -121,14 +124,17 @@ class MLPDiscriminator(nn.Module):
     """
 
     def __init__(self, data_shape: Sequence[int] = (2,), hidden: int | Sequence[int] = (128, 128),
-                 minibatch_std: bool = False, group_size: int | None = None) -> None:
+                 minibatch_std: bool = False, group_size: int | None = None,
+                 seed: int | None = None) -> None:
         super().__init__()
         self.data_shape = tuple(int(s) for s in data_shape)
         hidden_widths = widths(hidden)
-        self.body = nn.Sequential(nn.Flatten(), mlp((math.prod(self.data_shape), *hidden_widths),
-                                                    activation=_leaky), _leaky())
+        with seeded(seed):
+            self.body = nn.Sequential(nn.Flatten(), mlp((math.prod(self.data_shape),
+                                                         *hidden_widths), activation=_leaky),
+                                      _leaky())
+            self.head = nn.Linear(hidden_widths[-1] + int(minibatch_std), 1)
         self.minibatch_std, self.group_size = minibatch_std, group_size
-        self.head = nn.Linear(hidden_widths[-1] + int(minibatch_std), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[1:]) != self.data_shape:

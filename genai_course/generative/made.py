@@ -52,19 +52,21 @@ class MADE(nn.Module):
 
     ``hidden`` units per layer, ``n_hidden_layers`` layers (ReLU). Hidden degrees are drawn
     from a generator seeded with ``seed`` (which also seeds the initial weights), so the
-    same arguments always build the same model. ``forward(x)`` returns the logits
+    same arguments always build the same model (``seed=None`` draws both from torch's global
+    random state). ``forward(x)`` returns the logits
     ``a_i = logit p(x_i = 1 | x_<i)``, shape (n, n_in).
     """
 
     def __init__(self, n_in: int = 64, hidden: int = 256, n_hidden_layers: int = 1,
-                 seed: int = 0) -> None:
+                 seed: int | None = None) -> None:
         super().__init__()
         if n_in < 2:
             raise ValueError(f"n_in must be >= 2, got {n_in}")
         if hidden < 1 or n_hidden_layers < 1:
             raise ValueError("hidden and n_hidden_layers must be >= 1")
         self.n_in = n_in
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed if seed is not None else
+                                            int(torch.randint(2**62, ())))
         degrees = [torch.arange(1, n_in + 1)]  # input degrees 1..D
         for _ in range(n_hidden_layers):
             low = int(degrees[-1].min().item())
@@ -103,7 +105,7 @@ class MADE(nn.Module):
         return -bce.sum(-1)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` samples drawn pixel by pixel (``n_in`` forward passes), shape (n, n_in)."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
@@ -116,7 +118,7 @@ class MADE(nn.Module):
         return x
 
 
-def nll(model: MADE, x: torch.Tensor, bits: bool = False) -> float:
+def evaluate_nll(model: MADE, x: torch.Tensor, bits: bool = False) -> float:
     """Mean negative log-likelihood per example, in nats (or bits with ``bits=True``)."""
     with torch.no_grad():
         value = -model.log_prob(x).mean().item()
@@ -134,12 +136,3 @@ def train_made(model: MADE, x_train: torch.Tensor, steps: int = 1000, batch_size
     return fit(model, lambda xb: -model.log_prob(xb).mean(), x, steps=steps,
                batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, desc="MADE",
                progress=progress)
-
-
-def all_binary_vectors(n: int) -> torch.Tensor:
-    """All ``2^n`` binary vectors as a float32 (2^n, n) tensor (for exact enumeration)."""
-    if not 1 <= n <= 20:
-        raise ValueError(f"n must be in 1..20, got {n}")
-    codes = torch.arange(2**n)
-    return ((codes[:, None] >> torch.arange(n - 1, -1, -1)) & 1).float()
-

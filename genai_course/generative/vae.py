@@ -24,6 +24,7 @@ import torch.nn as nn
 
 from genai_course.core.layers import mlp, widths
 from genai_course.core.train import History, fit
+from genai_course.runtime import seeded
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -86,7 +87,8 @@ class VAE(nn.Module):
 
     def __init__(self, data_shape: Sequence[int] = (1, 8, 8), latent_dim: int = 2,
                  hidden: int | Sequence[int] | None = None, conv: bool = False,
-                 log_scale: float = 0.0, learn_scale: bool = True) -> None:
+                 log_scale: float = 0.0, learn_scale: bool = True,
+                 seed: int | None = None) -> None:
         super().__init__()
         self.data_shape = tuple(int(s) for s in data_shape)
         if not self.data_shape or any(s < 1 for s in self.data_shape):
@@ -101,11 +103,13 @@ class VAE(nn.Module):
             if len(self.data_shape) != 3 or self.data_shape[1] % f or self.data_shape[2] % f:
                 raise ValueError(f"conv=True needs data_shape (C, H, W) with H, W divisible by "
                                  f"{f} (2**len(hidden)), got {self.data_shape}")
-            self.encoder = _conv_encoder(self.data_shape, sizes, 2 * latent_dim)
-            self.decoder: nn.Module = _ConvDecoder(self.data_shape, sizes, latent_dim)
-        else:
-            self.encoder = nn.Sequential(nn.Flatten(), mlp((d, *sizes, 2 * latent_dim)))
-            self.decoder = mlp((latent_dim, *sizes[::-1], d))
+        with seeded(seed):
+            if conv:
+                self.encoder = _conv_encoder(self.data_shape, sizes, 2 * latent_dim)
+                self.decoder: nn.Module = _ConvDecoder(self.data_shape, sizes, latent_dim)
+            else:
+                self.encoder = nn.Sequential(nn.Flatten(), mlp((d, *sizes, 2 * latent_dim)))
+                self.decoder = mlp((latent_dim, *sizes[::-1], d))
         self.log_scale = nn.Parameter(torch.tensor(float(log_scale)), requires_grad=learn_scale)
 
     def _check(self, x: torch.Tensor) -> None:
@@ -188,7 +192,7 @@ class VAE(nn.Module):
         return torch.logsumexp(torch.stack(log_w), 0) - math.log(n_samples)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None,
+    def sample(self, n: int, *, generator: torch.Generator | None = None,
                add_noise: bool = False) -> torch.Tensor:
         """``n`` decoded draws from the prior, (n, *data_shape): the decoder means, plus
         N(0, sigma^2) pixel noise when ``add_noise`` (usually noisier-looking images)."""

@@ -14,7 +14,7 @@ import torch
 
 from genai_course.data.tinylang import TinyLang
 from genai_course.llm.tokenizers import CharTokenizer
-from genai_course.llm.transformer import GPT, stream_loss
+from genai_course.llm.transformer import GPT, evaluate_stream_loss
 
 #: The TinyLang grammar every chapter uses.
 LANGUAGE_SEED = 0
@@ -40,7 +40,7 @@ def floor_report(model: GPT, language: TinyLang, text: str) -> dict[str, float]:
     block = model.config.block_size
     longest = language.max_chars()
     min_context = longest if longest < block else block // 2
-    loss = stream_loss(model, encode_text(model.tokenizer, text), min_context=min_context)
+    loss = evaluate_stream_loss(model, encode_text(model.tokenizer, text), min_context=min_context)
     true_loss = -language.text_log_prob(text) / len(text)
     floor = language.entropy_per_char()
     return {"loss": loss, "floor": floor, "ratio_to_floor": loss / floor,

@@ -256,7 +256,7 @@ def train_lm(model: GPT, ids: torch.Tensor, steps: int, batch_size: int = 32,
 
 
 @torch.no_grad()
-def stream_loss(model: GPT, ids: torch.Tensor, min_context: int | None = None,
+def evaluate_stream_loss(model: GPT, ids: torch.Tensor, min_context: int | None = None,
                 batch_size: int = 64) -> float:
     """Mean cross-entropy (nats per token) of the stream ``ids[1:]``, each token predicted
     from the tokens before it: windows of ``block_size`` tokens slide so that every token

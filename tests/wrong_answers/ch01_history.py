@@ -240,3 +240,17 @@ def doubling_time(years, params):
 ''',
     },
 }
+
+# Calling the reference versions that the chapter's demo cells fall back to earns nothing.
+for _grade_id, _module, _name in [
+    ("ex1_count_bigrams", "bigram", "count_bigrams"),
+    ("ex2_next_token_distribution", "bigram", "next_token_distribution"),
+    ("ex3_sample_token", "bigram", "sample_token"),
+    ("ex4_apply_temperature", "bigram", "apply_temperature"),
+    ("ex5_perplexity", "bigram", "perplexity"),
+    ("ex6_doubling_time", "growth", "doubling_time"),
+]:
+    WRONG_ANSWERS[_grade_id]["calls the package's reference version"] = (
+        f"from genai_course.classic.{_module} import {_name} as _reference\n"
+        f"def {_name}(*args):\n    return _reference(*args)\n"
+    )

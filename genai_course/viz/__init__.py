@@ -1,0 +1,4 @@
+"""Figures and interactive widgets for the notebooks.
+
+Used in: every chapter.
+"""
