@@ -36,7 +36,7 @@ from genai_course.pretrained.clip_shapes import full, half
 CONFIG: dict[str, Any] = {"n_train": 20000, "mention_p": 0.7, "ae_channels": (16, 32),
                           "latent_channels": 4, "ae_steps": 1500, "ae_batch_size": 64,
                           "ae_lr": 2e-3, "ae_beta": 1e-4, "unet_channels": (64, 128),
-                          "emb_dim": 64, "schedule": "cosine", "T": 1000, "steps": 4000,
+                          "emb_dim": 64, "schedule": "cosine", "T": 1000, "steps": 2000,
                           "batch_size": 64, "lr": 1e-3, "p_uncond": 0.1, "n_test": 1000}
 
 

@@ -1,5 +1,26 @@
 """Wrong answers to Chapter 5's exercises, keyed by the answer cell's grade_id."""
 
+
+def _gated_block(gates: str | None = None, forward: str | None = None) -> str:
+    """Exercise 5's class with the given lines creating the gates and forward's body (by
+    default the right ones), so that each wrong answer differs from the right one where it
+    says."""
+    gates = gates.lstrip("\n") if gates else (
+        "        self.attn_gate, self.ff_gate = nn.Parameter(torch.zeros(())), "
+        "nn.Parameter(torch.zeros(()))\n")
+    forward = forward.lstrip("\n") if forward else (
+        "        x = x + torch.tanh(self.attn_gate) * self.attn(self.ln_attn(x), context, "
+        "context_mask)\n"
+        "        return x + torch.tanh(self.ff_gate) * self.ff(self.ln_ff(x))\n")
+    return ("\nclass GatedCrossAttentionBlock(nn.Module):\n"
+            "    def __init__(self, dim, context_dim, n_head):\n"
+            "        super().__init__()\n"
+            "        self.ln_attn, self.attn = nn.LayerNorm(dim), CrossAttention(dim, context_dim, "
+            "n_head)\n"
+            "        self.ln_ff, self.ff = nn.LayerNorm(dim), expert_mlp(dim, 4 * dim)\n"
+            + gates + "\n    def forward(self, x, context, context_mask=None):\n" + forward)
+
+
 WRONG_ANSWERS: dict[str, dict[str, str]] = {
     "ex1_clip_loss": {
         "one direction only (images -> texts)": '''
@@ -177,79 +198,29 @@ def cross_attend(q, k, v, key_mask=None):
 ''',
     },
     "ex5_gated_xattn": {
-        "gates start at 1 (not the identity)": '''
-class GatedCrossAttentionBlock(nn.Module):
-    def __init__(self, dim, context_dim, n_head):
-        super().__init__()
-        self.ln_attn, self.attn = nn.LayerNorm(dim), CrossAttention(dim, context_dim, n_head)
-        self.ln_ff, self.ff = nn.LayerNorm(dim), expert_mlp(dim, 4 * dim)
+        "gates start at 1 (not the identity)": _gated_block(gates='''
         self.attn_gate, self.ff_gate = nn.Parameter(torch.ones(())), nn.Parameter(torch.ones(()))
-
-    def forward(self, x, context, context_mask=None):
-        x = x + torch.tanh(self.attn_gate) * self.attn(self.ln_attn(x), context, context_mask)
-        return x + torch.tanh(self.ff_gate) * self.ff(self.ln_ff(x))
-''',
-        "no tanh on the gates": '''
-class GatedCrossAttentionBlock(nn.Module):
-    def __init__(self, dim, context_dim, n_head):
-        super().__init__()
-        self.ln_attn, self.attn = nn.LayerNorm(dim), CrossAttention(dim, context_dim, n_head)
-        self.ln_ff, self.ff = nn.LayerNorm(dim), expert_mlp(dim, 4 * dim)
-        self.attn_gate, self.ff_gate = nn.Parameter(torch.zeros(())), nn.Parameter(torch.zeros(()))
-
-    def forward(self, x, context, context_mask=None):
+'''),
+        "no tanh on the gates": _gated_block(forward='''
         x = x + self.attn_gate * self.attn(self.ln_attn(x), context, context_mask)
         return x + self.ff_gate * self.ff(self.ln_ff(x))
-''',
-        "gate on the whole residual sum": '''
-class GatedCrossAttentionBlock(nn.Module):
-    def __init__(self, dim, context_dim, n_head):
-        super().__init__()
-        self.ln_attn, self.attn = nn.LayerNorm(dim), CrossAttention(dim, context_dim, n_head)
-        self.ln_ff, self.ff = nn.LayerNorm(dim), expert_mlp(dim, 4 * dim)
-        self.attn_gate, self.ff_gate = nn.Parameter(torch.zeros(())), nn.Parameter(torch.zeros(()))
-
-    def forward(self, x, context, context_mask=None):
+'''),
+        "gate on the whole residual sum": _gated_block(forward='''
         x = torch.tanh(self.attn_gate) * (x + self.attn(self.ln_attn(x), context, context_mask))
         return torch.tanh(self.ff_gate) * (x + self.ff(self.ln_ff(x)))
-''',
-        "feed-forward reads the input, not the updated x (parallel branches)": '''
-class GatedCrossAttentionBlock(nn.Module):
-    def __init__(self, dim, context_dim, n_head):
-        super().__init__()
-        self.ln_attn, self.attn = nn.LayerNorm(dim), CrossAttention(dim, context_dim, n_head)
-        self.ln_ff, self.ff = nn.LayerNorm(dim), expert_mlp(dim, 4 * dim)
-        self.attn_gate, self.ff_gate = nn.Parameter(torch.zeros(())), nn.Parameter(torch.zeros(()))
-
-    def forward(self, x, context, context_mask=None):
+'''),
+        "parallel branches: the feed-forward reads the input": _gated_block(forward='''
         a = torch.tanh(self.attn_gate) * self.attn(self.ln_attn(x), context, context_mask)
         return x + a + torch.tanh(self.ff_gate) * self.ff(self.ln_ff(x))
-''',
-        "sigmoid gates (0.5 at initialisation)": '''
-class GatedCrossAttentionBlock(nn.Module):
-    def __init__(self, dim, context_dim, n_head):
-        super().__init__()
-        self.ln_attn, self.attn = nn.LayerNorm(dim), CrossAttention(dim, context_dim, n_head)
-        self.ln_ff, self.ff = nn.LayerNorm(dim), expert_mlp(dim, 4 * dim)
-        self.attn_gate, self.ff_gate = nn.Parameter(torch.zeros(())), nn.Parameter(torch.zeros(()))
-
-    def forward(self, x, context, context_mask=None):
+'''),
+        "sigmoid gates (0.5 at initialisation)": _gated_block(forward='''
         x = x + torch.sigmoid(self.attn_gate) * self.attn(self.ln_attn(x), context, context_mask)
         return x + torch.sigmoid(self.ff_gate) * self.ff(self.ln_ff(x))
-''',
-        "gates are plain tensors (not trained)": '''
-class GatedCrossAttentionBlock(nn.Module):
-    def __init__(self, dim, context_dim, n_head):
-        super().__init__()
-        self.ln_attn, self.attn = nn.LayerNorm(dim), CrossAttention(dim, context_dim, n_head)
-        self.ln_ff, self.ff = nn.LayerNorm(dim), expert_mlp(dim, 4 * dim)
+'''),
+        "gates are plain tensors (not trained)": _gated_block(gates='''
         self.register_buffer("attn_gate", torch.zeros(()))
         self.register_buffer("ff_gate", torch.zeros(()))
-
-    def forward(self, x, context, context_mask=None):
-        x = x + torch.tanh(self.attn_gate) * self.attn(self.ln_attn(x), context, context_mask)
-        return x + torch.tanh(self.ff_gate) * self.ff(self.ln_ff(x))
-''',
+'''),
         "calls the package": '''
 from genai_course.multimodal.attention import GatedCrossAttentionBlock as _Package
 class GatedCrossAttentionBlock(_Package):
