@@ -55,7 +55,7 @@ register(Checkpoint(
 register(Checkpoint(
     name="text2image-shapes",
     filename="text2image-shapes.pt",
-    sha256="0" * 64,
+    sha256="98443a7b2577fca55a084ac670dd5ad474d106a15b725808fdd849f323308efa",
     recipe="genai_course.pretrained.text2image_shapes",
     description="Chapter 5: Stable Diffusion in miniature: a KL autoencoder (32x32x3 <-> "
                 "4x8x8), a U-Net on its latents with cross-attention to the frozen text "
