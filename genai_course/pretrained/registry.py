@@ -110,3 +110,14 @@ register(Checkpoint(
                 "TinyLang in byte-pair tokens, one per word; validation loss within 1% of the "
                 "exact entropy per sentence. Chapter 10 watermarks its text.",
 ))
+
+register(Checkpoint(
+    name="tinychat",
+    filename="tinychat.pt",
+    sha256="6e35fb027089b8336707d2de004d98422c0b5bf16f776d5eb168b5a6f245b171",
+    recipe="genai_course.pretrained.tinychat",
+    description="Chapters 6-10: TinyChat, the course's instruction-following chat model (the "
+                "chapter 3 GPT, 4 layers, 128 wide, context 512), pretrained and "
+                "instruction-tuned on TinyLang, TinyWorld and the task world; model.chat is "
+                "its ChatModel.",
+))
