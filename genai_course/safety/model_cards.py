@@ -35,9 +35,10 @@ def _value(v: Any) -> str:
 
 def training_tokens(payload: dict[str, Any]) -> int | None:
     """Tokens a language model saw in training (steps x batch size x window), or None
-    when the payload does not say (models that are not trained on token windows)."""
+    when the payload does not say it that way (models that are not trained on token windows,
+    or recipes with several stages, such as TinyChat's pretraining and instruction tuning)."""
     training, config = payload.get("extra", {}).get("training"), payload.get("config", {})
-    if not training or "block_size" not in config:
+    if not training or "block_size" not in config or not {"steps", "batch_size"} <= set(training):
         return None
     return int(training["steps"] * training["batch_size"] * config["block_size"])
 
