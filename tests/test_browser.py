@@ -10,9 +10,11 @@ except in CI (``CI`` set), where they fail: ``.ci/run`` installs both.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -71,7 +73,8 @@ def lab(tmp_path_factory) -> Iterator[dict]:
          "--workspace", str(work), "--no-browser", "--ServerApp.ip=127.0.0.1",
          f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
          f"--IdentityProvider.token={token}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)  # its own process group: the server and kernels stop with it
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -86,11 +89,14 @@ def lab(tmp_path_factory) -> Iterator[dict]:
                 time.sleep(0.5)
         yield {"base": base, "token": token, "work": work, "log": work.parent / "lab.log"}
     finally:
-        proc.terminate()
+        # the CLI runs JupyterLab as a child, which starts the kernels: stop the whole group
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         log.close()
 
 
