@@ -9,8 +9,12 @@ Grouped by what the code is, not by chapter (code is reused across chapters)::
     classic/           n-grams, generative vs discriminative classifiers, growth fits (ch. 1)
     generative/        VAE, GAN, RealNVP, energy/score models, MADE (ch. 2)
     llm/               tokenizers, attention, the GPT, MoE, masked LM, decoding (ch. 3, 6-10)
-    diffusion/         schedules, DDPM/DDIM samplers, denoisers, training, latent (ch. 4, 5)
-    evaluation/        sample distances and the judge networks (ch. 2, 4, 8)
+    diffusion/         schedules, DDPM/DDIM samplers, denoisers, training, latent (ch. 4, 9, 10)
+    evaluation/        sample distances, judge networks, text/image/code metrics (ch. 2, 4, 8)
+    prompting/         few-shot prompts, self-consistency, constrained JSON, injection (ch. 6)
+    applications/      retrieval and RAG prompts, levels, music, code, costs (ch. 9)
+    safety/            bias, filters, PII, memorisation, watermarks, provenance (ch. 10)
+    serving/           TinyChat's OpenAI-compatible server and the one chat client (ch. 6-10)
     viz/               plots and widgets
     pretrained/        the shipped checkpoints: a registry and one recipe per checkpoint
     course/            the instructor's machinery (release, grading, sandbox, CLI); students
