@@ -31,7 +31,10 @@ c.ClearSolutions.text_stub = conventions.TEXT_STUB
 # Trustworthy autograding (genai_course/course/nbgrader_plugins.py): a submission is graded
 # as the release with only the student's answers put in, each answer runs in a separate
 # sandbox process, and the tests, in the grading kernel, only ever see plain data coming
-# back. Feedback replaces hidden tests with a one-line verdict.
+# back. Feedback replaces hidden tests with a one-line verdict, keeps tracebacks to the
+# notebook's own lines, and is written with the course's template (feedback_page.py): the
+# exercises by name with their scores, "awaiting grading" for unmarked written answers, and
+# maths as MathML, so the page needs no network.
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
@@ -46,7 +49,9 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
+from genai_course.course.feedback_page import FeedbackExporter  # noqa: E402
 from genai_course.course.nbgrader_plugins import (  # noqa: E402
+    FeedbackSummary,
     ReadableFeedback,
     RebuildFromRelease,
     SandboxedExecute,
@@ -62,5 +67,6 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties, CheckCellMetadata,
 ]
 c.GenerateFeedback.preprocessors = [
-    GetGrades, SummarizeHiddenTests, ReadableFeedback, CSSHTMLHeaderPreprocessor,
+    GetGrades, FeedbackSummary, SummarizeHiddenTests, ReadableFeedback, CSSHTMLHeaderPreprocessor,
 ]
+c.GenerateFeedback.exporter_class = FeedbackExporter

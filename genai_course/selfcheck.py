@@ -178,8 +178,9 @@ def run_graded_cells(nb: nbformat.NotebookNode, cwd: Path | None = None,
     return verdicts
 
 
-def _titles(nb: nbformat.NotebookNode) -> dict[str, str]:
-    """"Exercise 3: sample a token" for "ex3", from the instruction cells' headings."""
+def exercise_titles(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """"Exercise 3: sample a token" for "ex3", from the instruction cells' headings (the
+    feedback page names exercises the same way)."""
     found = {}
     for cell in nb.cells:
         if cell.cell_type != "markdown":
@@ -192,7 +193,7 @@ def _titles(nb: nbformat.NotebookNode) -> dict[str, str]:
 
 def summarize(nb: nbformat.NotebookNode, verdicts: dict[str, str | None]) -> list[Row]:
     """One row per exercise, in notebook order."""
-    titles = _titles(nb)
+    titles = exercise_titles(nb)
     rows: dict[str, Row] = {}
     for cell in nb.cells:
         meta = _meta(cell)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,18 +12,38 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Where the browser tests write their screenshots (named at the end of the test run).
-BROWSER_SCREENSHOTS = Path(tempfile.gettempdir()) / "genai-course-browser-screenshots"
+_SCREENSHOTS = pytest.StashKey[Path]()
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
-        shutil.rmtree(BROWSER_SCREENSHOTS, ignore_errors=True)
+def _screenshot_folder(config: pytest.Config) -> Path:
+    """Where this run's browser tests write their screenshots: a folder of its own for each
+    run (named by the controller, handed to xdist workers), made when the first is saved."""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        return Path(worker["genai_course_screenshots"])
+    if _SCREENSHOTS not in config.stash:
+        config.stash[_SCREENSHOTS] = (Path(tempfile.gettempdir())
+                                      / f"genai-course-screenshots-{uuid.uuid4().hex[:8]}")
+    return config.stash[_SCREENSHOTS]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # xdist: the controller configures a worker
+    node.workerinput["genai_course_screenshots"] = str(_screenshot_folder(node.config))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    if BROWSER_SCREENSHOTS.is_dir() and any(BROWSER_SCREENSHOTS.iterdir()):
-        terminalreporter.write_line(f"browser test screenshots: {BROWSER_SCREENSHOTS}")
+    folder = _screenshot_folder(config)
+    if folder.is_dir() and any(folder.iterdir()):
+        terminalreporter.write_line(f"browser test screenshots: {folder}")
+
+
+@pytest.fixture(scope="session")
+def screenshots(request: pytest.FixtureRequest) -> Path:
+    """The folder for this run's screenshots (printed at the end of the run)."""
+    folder = _screenshot_folder(request.config)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session", autouse=True)

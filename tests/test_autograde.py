@@ -79,7 +79,7 @@ def test_feedback_keeps_the_visible_part_and_one_verdict_line():
     assert nb.cells[0].source.startswith("f(1)")
     assert nb.cells[0].outputs[0].text.startswith("Hidden tests failed (0 of 2 points). "
                                                   "First problem: AssertionError\n")
-    assert nb.cells[1].outputs[0].text == "Hidden tests passed (1 of 1 points).\n"
+    assert nb.cells[1].outputs[0].text == "Hidden tests passed (1 of 1 point).\n"
 
 
 def test_feedback_hides_an_error_that_quotes_the_hidden_call():

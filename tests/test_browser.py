@@ -4,7 +4,7 @@
 The lab opens on the start page with nbgrader's instructor extensions hidden; Run All on the
 untouched chapter 1 reaches the last cell; a widget's slider changes its output; Validate on a
 fully solved notebook says "Success". Screenshots go to the folder printed at the end of the
-test run (``BROWSER_SCREENSHOTS``). Without Playwright or Chromium the tests are skipped,
+test run (the ``screenshots`` fixture). Without Playwright or Chromium the tests are skipped,
 except in CI (``CI`` set), where they fail: ``.ci/run`` installs both.
 """
 
@@ -28,7 +28,7 @@ import pytest
 from genai_course.course import exercises
 from genai_course.course.lab import INSTRUCTOR_PLUGINS, START_PAGE
 
-from .conftest import BROWSER_SCREENSHOTS, ROOT
+from .conftest import ROOT
 
 pytestmark = pytest.mark.xdist_group("browser")  # one lab server for the module
 CHROMIUM = Path(os.environ.get("GENAI_COURSE_CHROMIUM", "/usr/bin/chromium"))
@@ -104,20 +104,21 @@ def browser():
 
 
 @pytest.fixture()
-def page(browser, request) -> Iterator[Page]:
+def page(browser, request, screenshots) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(60_000)
     yield page
-    BROWSER_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(BROWSER_SCREENSHOTS / f"{request.node.name}.png"))
+    page.screenshot(path=str(screenshots / f"{request.node.name}.png"))
     context.close()
 
 
-def open_lab(page: Page, lab: dict, path: str = "") -> None:
+def open_lab(page: Page, lab: dict, path: str = "", workspace: str = "") -> None:
     """Open ``path`` in the lab, or the server's front page (which redirects to the lab's
-    default URL, the start page)."""
-    url = f"{lab['base']}/lab/tree/{path}?token={lab['token']}" if path else \
+    default URL, the start page). A named ``workspace`` starts from an empty layout: JupyterLab
+    otherwise reopens what an earlier test left open."""
+    where = f"/lab/workspaces/{workspace}" if workspace else "/lab"
+    url = f"{lab['base']}{where}/tree/{path}?token={lab['token']}" if path else \
         f"{lab['base']}/?token={lab['token']}"
     page.goto(url)
     page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
@@ -166,7 +167,7 @@ def test_start_page_and_no_instructor_ui(page, lab):
 
 
 def test_run_all_reaches_the_last_cell_and_a_slider_moves_the_widget(page, lab):
-    open_lab(page, lab, f"{CHAPTER}/{CHAPTER}.ipynb")
+    open_lab(page, lab, f"{CHAPTER}/{CHAPTER}.ipynb", workspace="run-all")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     wait_for_idle_kernel(page)
     run_menu(page, "Run", "Run All Cells")
@@ -182,25 +183,34 @@ def test_run_all_reaches_the_last_cell_and_a_slider_moves_the_widget(page, lab):
     assert errors.count() >= 1  # the unsolved exercises' tests failed and Run All went on
     expect(page.get_by_text("is not solved yet: the cells below use the package's reference")
            .first).to_be_attached()
-    # the last cell's widget: moving a slider redraws its output
-    widget = page.locator(".jp-Cell").last.locator(".widget-vbox, .widget-box").first
-    widget.scroll_into_view_if_needed()
-    output = page.locator(".jp-Cell").last.locator(".widget-output, .jp-OutputArea-output").last
-    before = output.inner_text()
-    handle = page.locator(".jp-Cell").last.locator(".widget-slider .noUi-handle").first
+    # the last cell, the self-check, printed its table
+    expect(page.locator(".jp-Cell").last).to_contain_text("Self-check of")
+    expect(page.locator(".jp-Cell").last).to_contain_text("not attempted")
+    # a widget: moving its slider redraws its output
+    cell = page.locator(".jp-CodeCell").filter(has=page.locator(".widget-slider")).first
+    cell.scroll_into_view_if_needed()
+    outputs = ".widget-output, .jp-OutputArea-output"
+    before = cell.locator(outputs).last.inner_text()
+    handle = cell.locator(".widget-slider .noUi-handle").first
     handle.focus()
     for _ in range(5):
         page.keyboard.press("ArrowRight")
+    cell_index = page.eval_on_selector_all(
+        ".jp-CodeCell", "cs => cs.findIndex(c => c.querySelector('.widget-slider'))")
     page.wait_for_function(
-        "([sel, old]) => { const e = [...document.querySelectorAll('.jp-Cell')].pop()"
+        "([i, sel, old]) => { const e = document.querySelectorAll('.jp-CodeCell')[i]"
         ".querySelectorAll(sel); return e.length && e[e.length - 1].innerText !== old; }",
-        arg=[".widget-output, .jp-OutputArea-output", before], timeout=60_000)
+        arg=[cell_index, outputs, before], timeout=60_000)
 
 
 def test_validate_on_a_solved_notebook_says_success(page, lab):
-    open_lab(page, lab, f"solved/{CHAPTER}.ipynb")
+    open_lab(page, lab, f"solved/{CHAPTER}.ipynb", workspace="validate")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-    page.locator(".jp-NotebookPanel-toolbar").get_by_text("Validate").click()
+    wait_for_idle_kernel(page)
+    panels = page.locator(".jp-NotebookPanel")
+    expect(panels).to_have_count(1)  # the solved notebook, nothing else
+    panels.locator(".jp-NotebookPanel-toolbar").get_by_text("Validate").click()
     dialog = page.locator(".jp-Dialog")
-    expect(dialog).to_contain_text("Success", timeout=400_000)
-    assert "WILL NOT" not in dialog.inner_text()
+    expect(dialog).to_be_visible(timeout=400_000)  # Validate runs the notebook first
+    text = dialog.inner_text()
+    assert "Success" in text and "WILL NOT" not in text, text[:3000]

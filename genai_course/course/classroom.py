@@ -258,11 +258,6 @@ def grade(root: Path | str | None, chapter: str, jobs: int = 1, force: bool = Fa
 
 
 # -- export --------------------------------------------------------------------------------
-def _unmarked(grade) -> bool:
-    """A written answer no person has marked yet (nbgrader gave it no score of its own)."""
-    return bool(grade.needs_manual_grade) and grade.manual_score is None
-
-
 def per_exercise(root: Path | str | None, chapters: Iterable[str] | None = None
                  ) -> tuple[list[str], list[dict[str, object]], int]:
     """Columns and rows of the grade table, and how many cells await a person: one row per
@@ -295,7 +290,7 @@ def per_exercise(root: Path | str | None, chapters: Iterable[str] | None = None
                 for nb in sub.notebooks:
                     for g in nb.grades:
                         key = f"{a.name}/{g.name.partition('__')[0]}"
-                        if _unmarked(g):
+                        if nbgrader_plugins.awaits_a_person(g):
                             pending.add(key)
                             waiting += 1
                             continue
@@ -332,7 +327,7 @@ def awaiting_points(root: Path, chapter: str, student: str) -> float:
         except MissingEntry:
             return 0.0
         return sum(float(g.max_score) for nb in sub.notebooks for g in nb.grades
-                   if _unmarked(g))
+                   if nbgrader_plugins.awaits_a_person(g))
 
 
 # -- feedback ------------------------------------------------------------------------------

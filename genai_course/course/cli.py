@@ -1,5 +1,5 @@
-"""The ``genai-course`` command: ``doctor``, ``release``, ``lab``, ``retrain``, and the
-instructor's ``grade``, ``export`` and ``feedback``."""
+"""The ``genai-course`` command: ``doctor``, ``release``, ``lab``, ``retrain``, ``serve``, and
+the instructor's ``grade``, ``export`` and ``feedback``."""
 
 from __future__ import annotations
 
@@ -109,6 +109,20 @@ def _retrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from genai_course.pretrained import PretrainedError
+    from genai_course.serving.server import serve
+
+    try:
+        serve(args.model, host=args.host, port=args.port)
+    except (PretrainedError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     from genai_course.course.classroom import GradingError, grade
 
@@ -212,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     ret.add_argument("--force", action="store_true", help="replace the shipped file")
 
+    srv = sub.add_parser("serve", help="serve TinyChat with the OpenAI chat-completions API")
+    srv.add_argument("--host", default="127.0.0.1", help="address (default: loopback only)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    srv.add_argument("--model", action="append", default=None,
+                     help="shipped chat model to serve (repeatable; default: tinychat)")
+
     gr = sub.add_parser("grade", help="autograde every submission of a chapter, in parallel")
     gr.add_argument("chapter", help="chapter folder, e.g. 01_history")
     gr.add_argument("--jobs", "-j", type=int, default=2, help="submissions at a time (2)")
@@ -245,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         return _release(args)
     if args.command == "retrain":
         return _retrain(args)
+    if args.command == "serve":
+        args.model = args.model or ["tinychat"]
+        return _serve(args)
     if args.command in ("grade", "export", "feedback"):
         return {"grade": _grade, "export": _export, "feedback": _feedback}[args.command](args)
     return _lab(args, extra)

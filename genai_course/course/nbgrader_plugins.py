@@ -156,6 +156,10 @@ def _shares_text(message: str, hidden: str, longest: int = 16) -> bool:
     return match.size >= longest
 
 
+def _points(n: float) -> str:
+    return f"{n:g} point" + ("" if n == 1 else "s")
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
@@ -177,12 +181,12 @@ class SummarizeHiddenTests(NbGraderPreprocessor):
                 detail = f"{first.get('ename', 'Error')}: {_first_line(first.get('evalue', ''))}"
                 if _shares_text(detail, hidden):  # a check names the hidden call: keep it hidden
                     detail = first.get("ename", "Error")
-                verdict = (f"Hidden tests failed (0 of {points:g} points). First problem: "
+                verdict = (f"Hidden tests failed (0 of {_points(points)}). First problem: "
                            f"{detail[:300]}\nHint: re-read the exercise and test your function "
                            "on inputs the visible tests do not cover (other shapes, dtypes, "
                            "edge cases).")
             else:
-                verdict = f"Hidden tests passed ({points:g} of {points:g} points)."
+                verdict = f"Hidden tests passed ({points:g} of {_points(points)})."
             cell.source = visible.rstrip() + "\n# (hidden tests run here when graded; not shown)"
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=verdict + "\n")]
         return nb, resources
@@ -210,22 +214,115 @@ def readable_traceback(traceback: list[str], root: str = "") -> list[str]:
     return out
 
 
+def _drop_text(output: Any, texts: set[str]) -> Any:
+    """``output`` without the first copy of each of ``texts`` in its stream text; None when
+    nothing but white space is left."""
+    if output.get("output_type") != "stream":
+        return output
+    text = output.get("text", "")
+    for t in texts:
+        text = text.replace(t, "", 1)
+    if not text.strip():
+        return None
+    output["text"] = text.lstrip("\n")
+    return output
+
+
 class ReadableFeedback(NbGraderPreprocessor):
     """Feedback step: tracebacks a student can read (see :func:`readable_traceback`) and no
     copy of the imports cell's output (the chapter header) under the answers."""
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         root = str(CourseDirectory(config=self.config).root)
-        header = {o.get("text", "") for c in nb.cells if c.get("id") == IMPORTS_CELL
+        header = {o.get("text", "").strip() for c in nb.cells if c.get("id") == IMPORTS_CELL
                   for o in c.get("outputs", []) if o.get("output_type") == "stream"}
         header.discard("")
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
             if is_answer(cell) and header:
-                cell.outputs = [o for o in cell.outputs if not (
-                    o.get("output_type") == "stream" and o.get("text", "") in header)]
+                kept = (_drop_text(o, header) for o in cell.outputs)
+                cell.outputs = [o for o in kept if o is not None]
             for output in cell.outputs:
                 if output.get("output_type") == "error":
                     output["traceback"] = readable_traceback(output.get("traceback", []), root)
+        return nb, resources
+
+
+def awaits_a_person(grade: Any) -> bool:
+    """An nbgrader grade of a written answer no person has marked yet (nbgrader gave it no
+    score of its own)."""
+    return bool(grade.needs_manual_grade) and grade.manual_score is None
+
+
+#: How the feedback page names a graded cell, by the part of its grade_id after ``__``.
+TEST_LABELS = {"visible": "Visible tests", "hidden": "Hidden tests", "errors": "Input checks"}
+
+
+def feedback_summary(nb: Any, unmarked: set[str]) -> dict[str, Any]:
+    """What the feedback page shows above the notebook and on each graded cell: the
+    chapter's title, one entry per exercise (its title from the instruction heading, score,
+    points, points awaiting a person, and the parts it is made of), in exercise order, and a
+    label per graded cell. ``unmarked`` holds the grade_ids of written answers no person has
+    marked; their score is not a score yet. Scores are nbgrader's (``GetGrades``)."""
+    from genai_course.selfcheck import exercise_titles
+
+    titles = exercise_titles(nb)
+    chapter = next((m.group(1).strip() for c in nb.cells if c.cell_type == "markdown"
+                    for m in [re.search(r"^#\s+(.+)$", c.source, re.M)] if m), "")
+    exercises: dict[str, dict[str, Any]] = {}
+    cells: dict[str, dict[str, Any]] = {}
+    for cell in nb.cells:
+        meta = _meta(cell)
+        grade_id = meta.get("grade_id")
+        if not grade_id or not (meta.get("grade") or meta.get("solution")):
+            continue
+        exercise, _, part = grade_id.partition("__")
+        title = titles.get(exercise.partition("_")[0], exercise)
+        entry = exercises.setdefault(exercise, {
+            "anchor": grade_id, "title": title, "score": 0.0, "points": 0.0, "awaiting": 0.0,
+            "parts": []})
+        if meta.get("solution"):
+            short = "written answer" if cell.cell_type == "markdown" else "answer"
+            label = f"Your {short}: {title}"
+        else:
+            label = TEST_LABELS.get(part, f"Tests ({part})" if part else "Graded cell")
+            short = label.lower()
+        info = {"label": label, "part": short, "graded": bool(meta.get("grade")),
+                "awaiting": False,
+                "score": float(meta.get("score") or 0.0), "points": float(meta.get("points") or 0)}
+        if info["graded"]:
+            info["awaiting"] = grade_id in unmarked
+            if info["awaiting"]:
+                entry["awaiting"] += info["points"]
+            else:
+                entry["score"] += info["score"]
+            entry["points"] += info["points"]
+            entry["parts"].append(info)
+        cells[grade_id] = info
+
+    def number(name: str) -> tuple[int, str]:
+        digits = re.match(r"ex(\d+)", name)
+        return (int(digits.group(1)) if digits else 10**6, name)
+
+    ordered = [exercises[k] for k in sorted(exercises, key=number) if exercises[k]["points"]]
+    return {"title": chapter, "exercises": ordered, "cells": cells,
+            "awaiting": sum(e["awaiting"] for e in ordered)}
+
+
+class FeedbackSummary(NbGraderPreprocessor):
+    """Feedback step (after nbgrader's ``GetGrades``): puts :func:`feedback_summary` in the
+    resources as ``course_feedback`` for the course's feedback template
+    (:mod:`genai_course.course.feedback_page`), asking the gradebook which written answers
+    await a person."""
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            sub = gb.find_submission_notebook(info["notebook"], info["assignment"],
+                                              info["student"])
+            unmarked = {g.name for g in sub.grades if awaits_a_person(g)}
+        resources["course_feedback"] = feedback_summary(nb, unmarked)
         return nb, resources

@@ -36,10 +36,10 @@ class ReleaseError(RuntimeError):
     """Raised when the course layout or nbgrader stops a release."""
 
 
-def find_course_root(start: Path | None = None) -> Path:
-    """The nearest directory at or above ``start`` holding ``nbgrader_config.py`` and
-    ``solutions/``."""
-    here = (start or Path.cwd()).resolve()
+def find_course_root(start: Path | str | None = None) -> Path:
+    """The nearest directory at or above ``start`` (default: the current one) holding
+    ``nbgrader_config.py`` and ``solutions/``."""
+    here = Path(start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / "nbgrader_config.py").is_file() and (candidate / SOURCE_DIR).is_dir():
             return candidate

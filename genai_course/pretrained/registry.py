@@ -31,3 +31,40 @@ register(Checkpoint(
                 "(cosine schedule, T = 1000, label dropout 0.1 for classifier-free guidance); "
                 "the model has its NoiseSchedule as model.schedule.",
 ))
+
+register(Checkpoint(
+    name="levelgpt-dungeons",
+    filename="levelgpt-dungeons.pt",
+    sha256="e4483b3f2522eb4dcfd494b023d07d027ae1b10c1a82383380d99bebca70c74e",
+    recipe="genai_course.pretrained.levelgpt_dungeons",
+    description="Chapter 9: a small GPT that writes 8x14 dungeon levels row by row, trained "
+                "on drunkard's-walk levels; model.vocab holds its symbols.",
+))
+
+register(Checkpoint(
+    name="melodygpt-folk",
+    filename="melodygpt-folk.pt",
+    sha256="66725f5bda2b6dcbdbbb1c3f7ac2c811e94ae71f0c1ad385f865702bbdf1ca61",
+    recipe="genai_course.pretrained.melodygpt_folk",
+    description="Chapter 9: a small GPT that writes four-bar melodies (pitch and duration "
+                "symbols), trained on rule-written folk tunes; model.vocab holds its symbols.",
+))
+
+register(Checkpoint(
+    name="codegpt-lists",
+    filename="codegpt-lists.pt",
+    sha256="026d0fbdb2e3804740f68bb6bd996945f938de8d5f9a4307b809d6c4044bc81d",
+    recipe="genai_course.pretrained.codegpt_lists",
+    description="Chapter 9: a small GPT that writes list-processing Python functions from an "
+                "English specification; model.vocab holds its symbols.",
+))
+
+register(Checkpoint(
+    name="tinygpt-tinylang-bpe",
+    filename="tinygpt_tinylang_bpe.pt",
+    sha256="70bf07c543e2823f6b6860ac21a7e2541b4d28fdb9bfe4e8f6e7afa8164aea7c",
+    recipe="genai_course.pretrained.tinygpt_tinylang_bpe",
+    description="Chapter 10: chapter 3's GPT (2 layers, 64 wide, 256-token window) trained on "
+                "TinyLang in byte-pair tokens, one per word; validation loss within 1% of the "
+                "exact entropy per sentence. Chapter 10 watermarks its text.",
+))

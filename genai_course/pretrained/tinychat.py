@@ -1,0 +1,439 @@
+"""Recipe of the shipped ``tinychat`` checkpoint: the chapter 3 GPT, pretrained on plain text
+and instruction-tuned on the task world, and its report card.
+
+Two phases, both through :func:`genai_course.core.train.fit`:
+
+1. **pretraining** on a plain character stream (:func:`pretraining_text`): TinyLang
+   sentences, the biographies of TinyWorld's *trained* people in several phrasings, and task
+   items written plainly (``prompt\\nanswer``), as next-token prediction on random windows;
+2. **instruction tuning** on chat conversations (:func:`sft_batches`) rendered with the chat
+   template, with the loss on the assistant's tokens only (Ouyang et al. 2022), so the model
+   learns to answer, not to imitate the user.
+
+``load_pretrained("tinychat")`` returns the :class:`~genai_course.llm.transformer.GPT` with
+``model.chat``, a :class:`~genai_course.llm.chat.ChatModel` (its generation API); use
+:func:`load_chat` to get the ChatModel directly. :func:`report_card` measures every task
+family with the exact checkers on fresh test-split items against trivial baselines.
+
+Used in: chapters 6, 7, 8, 9, 10.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from genai_course.core.train import fit
+from genai_course.data import tasks
+from genai_course.data.tinylang import TinyLang
+from genai_course.data.tinyworld import default_world
+from genai_course.llm.chat import ChatModel, ChatTokenizer, encode_chat
+from genai_course.llm.tinylang_lm import LANGUAGE_SEED
+from genai_course.llm.transformer import GPT, GPTConfig, train_lm
+
+#: The architecture (``vocab_size`` comes from the tokenizer).
+CONFIG: dict[str, Any] = dict(block_size=512, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
+                              positional="rope")
+#: The training run (a GPU run may raise the steps; see :func:`train`).
+TRAINING: dict[str, Any] = dict(pretrain_steps=200, pretrain_batch=6, pretrain_lr=2e-3,
+                                sft_steps=1200, sft_tokens=2560, sft_lr=2e-3,
+                                warmup=50, weight_decay=0.1, threads=1)
+
+#: Instruction-tuning mixture: family -> (weight, options sampler).
+MIXTURE: dict[str, float] = {
+    "add": 0.15, "sub": 0.08, "sort": 0.03, "reverse": 0.03, "max": 0.03, "count": 0.03,
+    "fact": 0.14, "context": 0.07, "mc": 0.03, "json": 0.08, "classify": 0.10,
+    "cipher": 0.05, "format": 0.08, "say": 0.02, "subject": 0.06,
+}
+
+
+def _options(family: str, rng: random.Random) -> dict[str, Any]:
+    """Options of a training item: what TinyChat is (and is not) taught."""
+    if family == "fact":
+        return {"people": "trained"}
+    if family == "context":  # read invented people mostly; held-back people never appear
+        return {"source": "fresh" if rng.random() < 0.7 else "trained",
+                "n_docs": rng.randint(1, 4)}
+    if family == "classify":
+        return {"mapping": "natural" if rng.random() < 0.35 else "arbitrary"}
+    if family == "subject":  # defended injections are answered; undefended ones never shown
+        defence = rng.choice(("none", "delimiters", "datamark", "system"))
+        return {"defence": defence, "attack": defence != "none" and rng.random() < 0.5}
+    return {}
+
+
+def sample_item(rng: random.Random, family: str | None = None) -> tasks.Item:
+    """One training item (train split only) drawn from :data:`MIXTURE`."""
+    family = family or rng.choices(list(MIXTURE), weights=list(MIXTURE.values()))[0]
+    while True:
+        item = tasks.FAMILIES[family](rng, default_world(), **_options(family, rng))
+        if not tasks.is_test_key(item.key):
+            return item
+
+
+def sample_conversation(rng: random.Random) -> list[dict[str, str]]:
+    """A training conversation: one to three task turns; a generic system prompt on some."""
+    turns = rng.choices((1, 2, 3), weights=(0.85, 0.1, 0.05))[0]
+    items = [sample_item(rng) for _ in range(turns)]
+    messages: list[dict[str, str]] = []
+    system = items[0].system
+    if system is None and rng.random() < 0.2:
+        system = rng.choice(tasks.SYSTEM_PROMPTS)
+    if system is not None:
+        messages.append({"role": "system", "content": system})
+    for i, item in enumerate(items):
+        if i and item.system is not None:  # a later turn cannot change the system prompt
+            item = sample_item(rng, "add")
+        messages += [{"role": "user", "content": item.prompt},
+                     {"role": "assistant", "content": item.answer}]
+    return messages
+
+
+def pretraining_text(seed: int, n_chars: int) -> str:
+    """About ``n_chars`` characters of plain text: a quarter TinyLang sentences, a quarter
+    biographies of the trained people (eight phrasings each, shuffled), half task items as
+    ``prompt\\nanswer`` paragraphs."""
+    rng = random.Random(f"tinychat-pretrain/{seed}")
+    lang = TinyLang(LANGUAGE_SEED)
+    docs = [d.text for d in default_world().documents("trained", variants=8)]
+    parts: list[str] = []
+    size = 0
+    while size < n_chars:
+        r = rng.random()
+        if r < 0.25:
+            piece = "\n".join(lang.sample_sentences(rng.randint(2, 6))) + "\n\n"
+        elif r < 0.5:
+            piece = " ".join(rng.sample(docs, 3)) + "\n\n"
+        else:
+            item = sample_item(rng)
+            system = f"{item.system}\n" if item.system else ""
+            piece = f"{system}{item.prompt}\n{item.answer}\n\n"
+        parts.append(piece)
+        size += len(piece)
+    return "".join(parts)
+
+
+def sft_batches(tokenizer: ChatTokenizer, seed: int, tokens_per_batch: int, block_size: int,
+                pool: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Endless batches ``(inputs, targets, mask)`` of fresh conversations: a pool of
+    conversations is sorted by length and cut into batches of about ``tokens_per_batch``
+    padded tokens (little padding), in shuffled order. ``mask`` is True on the targets that
+    the assistant wrote; padding and the prompts are never trained on."""
+    rng = random.Random(f"tinychat-sft/{seed}")
+    while True:
+        encoded = []
+        while len(encoded) < pool:
+            ids, mask = encode_chat(tokenizer, sample_conversation(rng))
+            if len(ids) <= block_size + 1:
+                encoded.append((ids, mask))
+        encoded.sort(key=lambda e: -len(e[0]))  # longest first: a batch's first is longest
+        batches, start = [], 0
+        while start < len(encoded):
+            longest = len(encoded[start][0])
+            count = max(1, tokens_per_batch // longest)
+            chunk = encoded[start:start + count]
+            x = torch.full((len(chunk), longest), tokenizer.end_id)
+            m = torch.zeros((len(chunk), longest), dtype=torch.bool)
+            for row, (ids, mask) in enumerate(chunk):
+                x[row, :len(ids)] = torch.tensor(ids)
+                m[row, :len(mask)] = torch.tensor(mask)
+            batches.append((x[:, :-1], x[:, 1:], m[:, 1:]))
+            start += count
+        rng.shuffle(batches)
+        yield from batches
+
+
+def masked_loss(model: GPT, inputs: torch.Tensor, targets: torch.Tensor,
+                mask: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the ``mask``-ed target tokens only."""
+    logits = model(inputs)
+    nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+    return (nll * mask).sum() / mask.sum().clamp(min=1)
+
+
+def _schedule(steps: int, warmup: int) -> Any:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, steps - warmup))
+        return 0.1 + 0.45 * (1 + math.cos(math.pi * progress))
+    return factor
+
+
+def build_model(seed: int = 0, config: dict[str, Any] | None = None) -> GPT:
+    """An untrained TinyChat GPT (``config`` overrides entries of :data:`CONFIG`)."""
+    cfg = GPTConfig(vocab_size=ChatTokenizer().vocab_size, **{**CONFIG, **(config or {})})
+    return GPT(cfg, seed=seed)
+
+
+def train(seed: int = 0, config: dict[str, Any] | None = None,
+          training: dict[str, Any] | None = None, report_items: int = 100,
+          progress: bool = True) -> dict[str, Any]:
+    """Pretrain, instruction-tune and grade TinyChat; return the payload (float16 weights,
+    config, training settings, loss curves, the report card). ``config`` overrides
+    :data:`CONFIG`, ``training`` overrides :data:`TRAINING` (the tests use tiny ones)."""
+    run = {**TRAINING, **(training or {})}
+    tokenizer = ChatTokenizer()
+    model = build_model(seed, config)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(run["threads"])
+    start = time.perf_counter()
+    try:
+        block = model.config.block_size
+        n_chars = run["pretrain_steps"] * run["pretrain_batch"] * block // 2 + 4 * block
+        ids = torch.tensor(tokenizer.encode(pretraining_text(seed, n_chars)))
+        pre = train_lm(model, ids, steps=run["pretrain_steps"],
+                       batch_size=run["pretrain_batch"], lr=run["pretrain_lr"],
+                       warmup=run["warmup"], weight_decay=run["weight_decay"], seed=seed,
+                       progress=progress, desc="TinyChat pretraining")
+        pre_seconds = time.perf_counter() - start
+        decay = [p for p in model.parameters() if p.ndim >= 2]
+        no_decay = [p for p in model.parameters() if p.ndim < 2]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": run["weight_decay"]},
+                                 {"params": no_decay, "weight_decay": 0.0}],
+                                lr=run["sft_lr"], betas=(0.9, 0.99))
+        batches = ((x.to(device), y.to(device), m.to(device))
+                   for x, y, m in sft_batches(tokenizer, seed, run["sft_tokens"], block))
+        sft = fit(model, lambda x, y, m: masked_loss(model, x, y, m), batches,
+                  steps=run["sft_steps"], optimizer=opt,
+                  lr_schedule=_schedule(run["sft_steps"], run["warmup"]), clip_norm=1.0,
+                  desc="TinyChat instruction tuning", progress=progress)
+        train_seconds = time.perf_counter() - start
+        chat = ChatModel(model.eval(), tokenizer)
+        card = report_card(chat, n=report_items, seed=seed) if report_items else []
+    finally:
+        torch.set_num_threads(threads)
+    model.cpu()
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    return {"config": model.config.to_dict(), "state_dict": state,
+            "extra": {"training": run, "mixture": dict(MIXTURE),
+                      "pretrain_loss": pre["loss"], "sft_loss": sft["loss"],
+                      "pretrain_seconds": round(pre_seconds, 1),
+                      "device": device.type, "threads": run["threads"]},
+            "metrics": {"parameters": model.num_parameters(),
+                        "train_seconds_before_report": round(train_seconds, 1),
+                        "report_card": card}}
+
+
+def load(payload: dict[str, Any]) -> GPT:
+    """Rebuild the GPT from a payload (weights cast back to float32); its generation API is
+    attached as ``model.chat`` (a :class:`~genai_course.llm.chat.ChatModel`)."""
+    model = GPT(GPTConfig(**payload["config"]))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                           for k, v in payload["state_dict"].items()})
+    model.eval()
+    model.chat = ChatModel(model, ChatTokenizer(), name="tinychat")
+    model.report_card = list(payload.get("metrics", {}).get("report_card", []))
+    return model
+
+
+def load_chat(device: str | torch.device = "cpu") -> ChatModel:
+    """The shipped TinyChat's :class:`~genai_course.llm.chat.ChatModel`."""
+    from genai_course.pretrained import load_pretrained
+
+    return load_pretrained("tinychat", device).chat
+
+
+# --------------------------------------------------------------------------- report card
+
+#: Rows of the report card: (name, family, options). Every row is measured on fresh items
+#: of the test split, greedy decoding.
+REPORT_ROWS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("add 2-digit, direct", "add", {"digits": 2, "scratchpad": False}),
+    ("add 4-digit, direct", "add", {"digits": 4, "scratchpad": False}),
+    ("add 4-digit, scratchpad", "add", {"digits": 4, "scratchpad": True}),
+    ("sub 2-digit, direct", "sub", {"digits": 2, "scratchpad": False}),
+    ("sub 4-digit, direct", "sub", {"digits": 4, "scratchpad": False}),
+    ("sub 4-digit, scratchpad", "sub", {"digits": 4, "scratchpad": True}),
+    ("sort", "sort", {}),
+    ("reverse", "reverse", {}),
+    ("max", "max", {}),
+    ("count", "count", {}),
+    ("facts, trained (closed book)", "fact", {"people": "trained"}),
+    ("facts, held back (closed book)", "fact", {"people": "held_back"}),
+    ("facts, held back, 1 document", "context", {"source": "held_back", "n_docs": 1}),
+    ("facts, held back, 3 documents", "context", {"source": "held_back", "n_docs": 3}),
+    ("multiple choice (trained facts)", "mc", {}),
+    ("JSON extraction", "json", {}),
+    ("labels, natural, 0 shots", "classify", {"shots": 0, "mapping": "natural"}),
+    ("labels, arbitrary, 0 shots", "classify", {"shots": 0, "mapping": "arbitrary"}),
+    ("labels, arbitrary, 1 shot", "classify", {"shots": 1, "mapping": "arbitrary"}),
+    ("labels, arbitrary, 2 shots", "classify", {"shots": 2, "mapping": "arbitrary"}),
+    ("labels, arbitrary, 4 shots", "classify", {"shots": 4, "mapping": "arbitrary"}),
+    ("labels, arbitrary, 8 shots", "classify", {"shots": 8, "mapping": "arbitrary"}),
+    ("labels, flipped, 4 shots", "classify", {"shots": 4, "mapping": "flipped"}),
+    ("cipher, 2 shots", "cipher", {"shots": 2}),
+    ("cipher, 6 shots", "cipher", {"shots": 6}),
+    ("format from the system prompt", "format", {"where": "system"}),
+    ("format from the user message", "format", {"where": "user"}),
+    ("say a word", "say", {}),
+    ("subject, no injection", "subject", {"attack": False}),
+    ("subject, injected, no defence", "subject", {"attack": True, "defence": "none"}),
+    ("subject, injected, delimiters", "subject", {"attack": True, "defence": "delimiters"}),
+    ("subject, injected, datamarking", "subject", {"attack": True, "defence": "datamark"}),
+    ("subject, injected, system warning", "subject", {"attack": True, "defence": "system"}),
+)
+
+
+def report_card(chat: ChatModel, n: int = 200, seed: int = 0,
+                rows: Sequence[tuple[str, str, dict[str, Any]]] = REPORT_ROWS
+                ) -> list[dict[str, Any]]:
+    """Accuracy of ``chat`` (greedy) on ``n`` fresh test-split items per row, with the
+    baselines of :func:`~genai_course.data.tasks.baseline_accuracy` (the majority answer of
+    training items, a random valid choice), a 95% Wilson interval, and extra columns where
+    they apply: the format obeyed (``format``), the attack's success (``subject``), how often
+    a closed-book reply is a *confident* valid value (``fact``)."""
+    card = []
+    for r, (name, family, options) in enumerate(rows):
+        items = tasks.generate(family, n, seed=10_000 + 100 * seed + r, split="test",
+                               **options)
+        train_items = tasks.generate(family, 500, seed=r, split="train", **options)
+        replies = chat.answer_many([it.messages() for it in items], max_tokens=220)
+        acc = tasks.accuracy(items, replies)
+        row: dict[str, Any] = {"task": name, "family": family, "options": dict(options),
+                               "n": n, "accuracy": acc, "ci95": wilson_interval(acc, n),
+                               **tasks.baseline_accuracy(items, train_items),
+                               "example_prompt": items[0].prompt,
+                               "example_reply": replies[0]}
+        if family == "format":
+            row["format_obeyed"] = sum(tasks.obeys_format(i, t) for i, t in
+                                       zip(items, replies, strict=True)) / n
+        if family == "subject" and options.get("attack"):
+            row["attack_success"] = sum(tasks.attack_succeeded(i, t) for i, t in
+                                        zip(items, replies, strict=True)) / n
+        if family == "fact":
+            valid = {v.lower() for v in items[0].choices or ()}
+            row["answers_a_valid_value"] = sum(tasks.parse_answer(t, i.kind) in valid
+                                               for i, t in zip(items, replies,
+                                                               strict=True)) / n
+        card.append(row)
+    return card
+
+
+def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``p`` measured on ``n`` trials (Wilson
+    1927), which stays inside [0, 1] and is sensible at ``p`` near 0 or 1."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def format_report_card(card: Sequence[dict[str, Any]]) -> str:
+    """The report card as a Markdown table."""
+    lines = ["| task | TinyChat | 95% CI | majority | random choice | note |",
+             "|---|---|---|---|---|---|"]
+    for row in card:
+        note = []
+        if "format_obeyed" in row:
+            note.append(f"format obeyed {row['format_obeyed']:.0%}")
+        if "attack_success" in row:
+            note.append(f"attack succeeded {row['attack_success']:.0%}")
+        if "answers_a_valid_value" in row:
+            note.append(f"answers confidently {row['answers_a_valid_value']:.0%}")
+        lo, hi = row["ci95"]
+        lines.append(f"| {row['task']} | {row['accuracy']:.1%} | {lo:.0%}-{hi:.0%} | "
+                     f"{row['majority']:.1%} | {row['random_choice']:.1%} | "
+                     f"{'; '.join(note)} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- model card
+
+#: What the shipped checkpoint gets wrong, written from its measured report card.
+FAILURE_MODES = """Not measured yet: the checkpoint has not been trained and shipped (see the
+report card above once `genai-course retrain tinychat` has run)."""
+
+
+def model_card(payload: dict[str, Any]) -> str:
+    """The model card (Mitchell et al. 2019) of a TinyChat payload, in Markdown: details,
+    intended use, data, training, the report card, known failure modes. The shipped card is
+    ``cards/tinychat.md``; after ``genai-course retrain tinychat``, rewrite it with
+    ``Path(...).write_text(model_card(torch.load(path, weights_only=True)))``."""
+    cfg, run, metrics = payload["config"], payload["extra"]["training"], payload["metrics"]
+    world = default_world()
+    mixture = ", ".join(f"{k} {v:.0%}" for k, v in payload["extra"]["mixture"].items())
+    pre_tokens = run["pretrain_steps"] * run["pretrain_batch"] * cfg["block_size"]
+    seconds = metrics.get("train_seconds", metrics["train_seconds_before_report"])
+    return f"""# Model card: TinyChat
+
+TinyChat is the course's own small instruction-following model: the chapter 3 GPT
+(`genai_course.llm.transformer.GPT`, same code), pretrained and instruction-tuned on a generated
+task world whose every answer can be checked exactly. Chapters 6-10 prompt it, fine-tune it,
+evaluate it, give it retrieval, watermark it and serve it (`genai-course serve`).
+
+## Model details
+
+- Architecture: decoder-only transformer, {cfg['n_layer']} layers, {cfg['n_head']} heads,
+  width {cfg['n_embd']}, rotary position embeddings, context {cfg['block_size']} tokens,
+  tied input/output embeddings.
+- Size: {metrics['parameters']:,} parameters, shipped in float16 (`tinychat.pt`).
+- Tokenizer: one token per character (printable ASCII and newline) plus `<|system|>`,
+  `<|user|>`, `<|assistant|>`, `<|end|>`, `<|unk|>` ({cfg['vocab_size']} tokens). Chat
+  template: `<|role|>content<|end|>` per message, `<|assistant|>` to start the reply
+  (`genai_course.llm.chat.CHAT_TEMPLATE`, the same as a Hugging Face Jinja template).
+- Load: `genai_course.pretrained.tinychat.load_chat()` (a `ChatModel`) or
+  `load_pretrained("tinychat").chat`; serve: `genai-course serve`.
+
+## Intended use
+
+Teaching: measuring prompting, fine-tuning, evaluation, retrieval and safety techniques on a
+model small enough to train on a laptop CPU and simple enough that every answer is checkable.
+Its world is fictional; it knows nothing true about anything and must not be used to answer
+real questions.
+
+## Data
+
+Everything is generated by the package (nothing downloaded):
+
+- TinyLang sentences (`genai_course.data.tinylang`, grammar seed 0);
+- TinyWorld (`genai_course.data.tinyworld`, seed 0): {len(world.people)} fictional people
+  with a city, job, pet and age; the biographies of the {len(world.people_in('trained'))}
+  *trained* people appear in eight phrasings; the {len(world.people_in('held_back'))}
+  *held-back* people never appear in training (a test checks it) and exist only in the
+  retrieval corpus of chapter 9. Jobs co-occur with pronouns with a known skew
+  (job_skew = {world.job_skew}: a person's job is from their pronoun's half of the jobs with
+  that probability), which the model may learn (chapter 10). A favourite colour is generated
+  for every person but never trained on (chapter 7 teaches it as a new relation).
+- The task world (`genai_course.data.tasks`), train split only: instruction-tuning mixture
+  {mixture}. Arithmetic has 1-4 digits, half with a step-by-step scratchpad; in-context
+  label tasks use natural (35%) or arbitrary label words; injected instructions are trained
+  only inside delimiters, datamarking or under a system-prompt warning (never undefended).
+  A fixed 10% of question keys (by hash) forms the test split and is never trained on.
+
+## Training
+
+1. Pretraining: {run['pretrain_steps']} steps of {run['pretrain_batch']} random windows of
+   {cfg['block_size']} characters ({pre_tokens / 1e6:.1f}M tokens) of plain text (a quarter
+   TinyLang, a quarter biographies, half task items written as `prompt` newline `answer`),
+   AdamW, learning rate {run['pretrain_lr']}, warm-up then cosine decay.
+2. Instruction tuning: {run['sft_steps']} steps of about {run['sft_tokens']} padded tokens
+   of chat conversations (one to three turns; a generic system prompt on some), loss on the
+   assistant's tokens only, AdamW, learning rate {run['sft_lr']}.
+
+Trained on {payload['extra']['device']} with {payload['extra']['threads']} thread(s) in
+{seconds / 60:.0f} minutes including the report card (on a shared, heavily loaded 2-core
+machine; an idle one is faster). Reproduce with `genai-course retrain tinychat` (seed 0).
+
+## Report card
+
+Exact checkers (`genai_course.data.tasks.check`) on {metrics['report_card'][0]['n']} fresh
+test-split items per row, greedy decoding, against two trivial baselines: the majority answer
+of training items and a uniformly random valid choice (0 where the answers are not a finite
+set). The interval is a 95% Wilson interval.
+
+{format_report_card(metrics['report_card'])}
+
+## Known failure modes
+
+{FAILURE_MODES}
+"""

@@ -1,0 +1,1 @@
+"""Serving chat models: an OpenAI-compatible server and one client for every backend."""

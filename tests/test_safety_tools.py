@@ -1,0 +1,177 @@
+"""The smaller safeguards of chapter 10: content filters, the learned detector and its report
+(against scikit-learn), the image spectrum (against a NumPy loop and Parseval), signed
+provenance (round trip and tampering), energy accounting (against worked and published
+numbers) and the registry-driven model cards."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import precision_score, recall_score, roc_auc_score
+
+from genai_course.llm.transformer import GPT, GPTConfig, training_flops
+from genai_course.pretrained import REGISTRY, load_pretrained
+from genai_course.safety import deepfakes, energy, filters, model_cards, provenance
+from genai_course.safety.detectors import binary_report, train_detector
+
+# --- content filters -----------------------------------------------------------------------------
+
+
+def test_keyword_filter_has_the_scunthorpe_problem_and_whole_words_do_not():
+    assert filters.keyword_filter("she has great skills")
+    assert not filters.word_filter("she has great skills")
+    assert filters.word_filter("how do i kill a stuck process")  # an innocent use: blocked
+    assert not filters.keyword_filter("k i l l")
+
+
+@pytest.mark.parametrize("kind", filters.OBFUSCATIONS)
+def test_normalising_undoes_each_obfuscation(kind):
+    rng = random.Random(0)
+    for text in ["i will kill you", "we should bomb the station", "you are a stupid fool"]:
+        disguised = filters.obfuscate(text, kind, rng)
+        assert filters.normalise(disguised) == filters.normalise(text)
+        assert filters.normalised_filter(disguised)
+
+
+def test_template_families_are_disjoint_and_balanced():
+    a = filters.moderation_set("a", 400, seed=0)
+    b = filters.moderation_set("b", 400, seed=0)
+    assert {e.text for e in a}.isdisjoint({e.text for e in b})
+    assert sum(e.label for e in a) == 200
+    features = filters.char_ngram_features([e.text for e in a[:5]], n_features=256)
+    assert features.shape == (5, 256)
+    assert torch.allclose(features.norm(dim=1), torch.ones(5))
+
+
+# --- the learned detector and its report ---------------------------------------------------------
+
+
+def test_binary_report_agrees_with_scikit_learn():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 500)
+    scores = np.clip(labels * 0.3 + rng.normal(0.35, 0.25, 500), 0, 1)
+    report = binary_report(labels, scores, threshold=0.5)
+    flagged = scores >= 0.5
+    assert report["precision"] == pytest.approx(precision_score(labels, flagged))
+    assert report["recall"] == pytest.approx(recall_score(labels, flagged))
+    assert report["false_positive_rate"] == pytest.approx(flagged[labels == 0].mean())
+    assert report["auc"] == pytest.approx(roc_auc_score(labels, scores))
+    assert np.isnan(binary_report(np.ones(3), np.ones(3))["auc"])
+
+
+def test_detector_learns_a_separable_problem():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 5, generator=g) * torch.tensor([1.0, 10.0, 1.0, 1.0, 1.0]) + 3.0
+    y = (x[:, 0] > 3.0).long()
+    detector, history = train_detector(x, y, steps=300, seed=0)
+    assert binary_report(y, detector.predict_proba(x))["accuracy"] > 0.95
+    assert history["loss"][-1] < history["loss"][0]
+
+
+# --- image spectra -------------------------------------------------------------------------------
+
+
+def _spectrum_loop(image: np.ndarray) -> np.ndarray:
+    power = np.abs(np.fft.fftshift(np.fft.fft2(image))) ** 2
+    H, W = image.shape
+    sums, counts = {}, {}
+    for y in range(H):
+        for x in range(W):
+            r = int(np.round(np.hypot(y - H // 2, x - W // 2)))
+            sums[r] = sums.get(r, 0.0) + power[y, x]
+            counts[r] = counts.get(r, 0) + 1
+    return np.log(np.array([sums[r] / counts[r] for r in sorted(sums)]) + 1e-8)
+
+
+def test_radial_power_spectrum_matches_a_numpy_loop():
+    images = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    ours = deepfakes.radial_power_spectrum(images)
+    for image, row in zip(images, ours, strict=True):
+        np.testing.assert_allclose(row.numpy(), _spectrum_loop(image[0].double().numpy()),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_a_constant_image_has_all_its_power_at_frequency_zero():
+    spectrum = deepfakes.radial_power_spectrum(torch.full((1, 8, 8), 0.5)).double()
+    assert spectrum[0, 0].exp().item() == pytest.approx((0.5 * 64) ** 2, rel=1e-5)
+    assert (spectrum[0, 1:] < np.log(1e-6)).all()
+    features = deepfakes.image_features(torch.zeros(2, 1, 8, 8), "both")
+    assert features.shape == (2, 64 + spectrum.shape[1])
+
+
+# --- provenance ----------------------------------------------------------------------------------
+
+
+def test_signed_manifest_round_trip_and_every_tampering_is_named():
+    key = provenance.generate_key(bytes(32))
+    trusted = {provenance.public_key_hex(key)}
+    content = b"generated bytes"
+    manifest = provenance.sign_content(content, key, model="m", settings={"t": 1.0})
+    ok = provenance.verify_content(content, manifest, trusted)
+    assert ok.valid and "signed by" in ok.reason
+    # the library's own verifier accepts the signature over the canonical claim
+    key.public_key().verify(bytes.fromhex(manifest["signature"]),
+                            provenance.canonical_json(manifest["claim"]))
+    cases = {
+        "content was altered": (b"generated bytes!", manifest),
+        "manifest was altered": (content, {**manifest,
+                                          "claim": {**manifest["claim"], "model": "camera"}}),
+        "not trusted": (content, provenance.sign_content(content, provenance.generate_key(),
+                                                         model="m", settings={})),
+        "no manifest": (content, None),
+        "malformed": (content, {"claim": {}}),
+    }
+    for reason, (data, man) in cases.items():
+        result = provenance.verify_content(data, man, trusted)
+        assert not result.valid and reason in result.reason, (reason, result)
+
+
+# --- energy and model cards ----------------------------------------------------------------------
+
+
+def test_six_n_d_against_published_training_compute():
+    assert training_flops(175e9, 300e9) == pytest.approx(3.14e23, rel=0.01)  # GPT-3
+    assert training_flops(70e9, 1.4e12) == pytest.approx(5.76e23, rel=0.03)  # Chinchilla
+    for model in energy.LARGE_MODELS:
+        if model["published_flops"]:
+            assert training_flops(model["params"], model["tokens"]) == pytest.approx(
+                model["published_flops"], rel=0.03)
+
+
+def test_energy_ranges_cover_the_measured_gpt3_run():
+    kwh = energy.energy_from_flops(3.14e23, "V100")
+    central = 3.14e23 / (125e12 * 0.35) * 300 * 1.2 / 3.6e6
+    assert kwh.central == pytest.approx(central, rel=1e-12)
+    assert kwh.low < 1.287e6 < kwh.high  # Patterson et al. 2021 measured 1,287 MWh
+    co2 = energy.co2_kg(kwh)
+    assert co2.low < 552e3 < co2.high  # and 552 t CO2e
+    assert energy.energy_from_seconds(3600, energy.Estimate(10, 20, 30)).central == 0.02
+    with pytest.raises(ValueError):
+        energy.energy_from_flops(1.0, "abacus")
+
+
+def test_step_flops_counts_forward_and_backward_matrix_products():
+    net = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.ReLU(), torch.nn.Linear(20, 3))
+    x = torch.randn(7, 10, requires_grad=True)
+    flops = energy.step_flops(lambda: net(x).sum())
+    weights = 10 * 20 + 20 * 3
+    assert flops == 3 * 2 * weights * 7  # forward 2 N per example, backward twice that
+    gpt = GPT(GPTConfig(vocab_size=50, block_size=32, n_layer=2, n_head=2, n_embd=32), seed=0)
+    ids = torch.randint(50, (4, 33))
+    counted = energy.step_flops(lambda: gpt.loss(ids[:, :-1], ids[:, 1:]))
+    non_embedding = 2 * 12 * 32 * 32 + 50 * 32  # blocks and the (tied) output layer
+    assert counted == pytest.approx(training_flops(non_embedding, 4 * 32), rel=0.25)
+
+
+def test_every_shipped_checkpoint_has_a_card_from_the_registry():
+    for name, entry in REGISTRY.items():
+        if not entry.path.is_file():
+            continue
+        card = model_cards.model_card(name)
+        params = sum(p.numel() for p in load_pretrained(name).parameters())
+        assert f"{params:,}" in card and entry.sha256[:16] in card and entry.command in card
+        assert ("6ND" in card) == (model_cards.training_tokens(
+            __import__("genai_course.pretrained", fromlist=["x"]).load_payload(name)) is not None)

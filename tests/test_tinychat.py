@@ -1,0 +1,214 @@
+"""The shipped TinyChat: hash, size, its model card in sync with the checkpoint, accuracy on
+fresh test-split items (directly and through `genai-course serve`), no leak of the
+held-back people into its training data, and the recipe's pieces on a tiny budget."""
+
+from __future__ import annotations
+
+import random
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.stats import binomtest
+
+from genai_course.data import tasks
+from genai_course.data.tinyworld import default_world
+from genai_course.llm.chat import ChatModel, ChatTokenizer
+from genai_course.llm.transformer import GPT, count_parameters
+from genai_course.pretrained import REGISTRY, load_payload, load_pretrained, sha256_of
+from genai_course.pretrained import tinychat as recipe
+from genai_course.serving.client import ChatClient
+from genai_course.serving.server import serve_in_thread
+
+CARD = Path(recipe.__file__).parent / "cards" / "tinychat.md"
+needs_checkpoint = pytest.mark.skipif(
+    "tinychat" not in REGISTRY,
+    reason="the tinychat checkpoint is not registered yet (genai-course retrain tinychat)")
+
+
+@pytest.fixture(scope="module")
+def model() -> GPT:
+    if "tinychat" not in REGISTRY:
+        pytest.skip("the tinychat checkpoint is not registered yet (genai-course retrain "
+                    "tinychat)")
+    return load_pretrained("tinychat")
+
+
+@pytest.fixture(scope="module")
+def chat(model: GPT) -> ChatModel:
+    return model.chat
+
+
+def test_checkpoint_is_small_hash_checked_and_described(model: GPT) -> None:
+    entry = REGISTRY["tinychat"]
+    assert sha256_of(entry.path) == entry.sha256
+    assert entry.path.stat().st_size < 3_000_000
+    assert isinstance(model, GPT) and not model.training
+    assert model.config.vocab_size == ChatTokenizer().vocab_size
+    assert {k: getattr(model.config, k) for k in recipe.CONFIG} == recipe.CONFIG
+    assert model.num_parameters() == count_parameters(model.config)
+    assert model.retrain_command == "genai-course retrain tinychat"
+    assert [row["task"] for row in model.report_card] == [r[0] for r in recipe.REPORT_ROWS]
+
+
+def test_model_card_is_the_shipped_checkpoint_s(model: GPT) -> None:
+    text = CARD.read_text(encoding="utf-8")
+    assert text == recipe.model_card(load_payload("tinychat"))
+    assert recipe.format_report_card(model.report_card) in text
+    for heading in ("## Model details", "## Data", "## Training", "## Report card",
+                    "## Known failure modes"):
+        assert heading in text
+    assert "TODO" not in text
+
+
+def accuracy(chat: ChatModel, family: str, n: int, seed: int, **options) -> float:
+    items = tasks.generate(family, n, seed=seed, split="test", **options)
+    return tasks.accuracy(items, chat.answer_many([it.messages() for it in items]))
+
+
+@pytest.mark.parametrize("family, options, least", [
+    ("add", {"digits": 2, "scratchpad": False}, 0.85),
+    ("json", {}, 0.8),
+    ("fact", {"people": "trained"}, 0.5),
+    ("format", {"where": "system"}, 0.7),
+    ("classify", {"shots": 4, "mapping": "arbitrary"}, 0.7),
+])
+def test_accuracy_on_fresh_items(chat: ChatModel, family, options, least) -> None:
+    """60 fresh test-split items per task (a seed the report card did not use)."""
+    assert accuracy(chat, family, 60, 777, **options) >= least
+
+
+def test_unseen_facts_are_near_chance(chat: ChatModel) -> None:
+    """Cities of held-back people: 12 cities, chance 1/12; the model knows nothing."""
+    acc = accuracy(chat, "fact", 60, 778, people="held_back", attribute="city")
+    assert acc < 0.3
+    with_document = accuracy(chat, "context", 60, 778, source="held_back", n_docs=1,
+                             attribute="city")
+    assert with_document > acc + 0.3  # retrieval supplies what memory cannot
+
+
+def test_an_openai_client_gets_two_digit_sums_through_the_server(chat: ChatModel) -> None:
+    """The issue's 'done when': plain user messages such as 'What is 23 + 45?' sent by an
+    OpenAI-style client to the served TinyChat, several at once; the number in the reply."""
+    rng = random.Random(779)
+    pairs = []
+    while len(pairs) < 40:
+        a, b = rng.randint(10, 99), rng.randint(10, 99)
+        if tasks.is_test_key(f"{a}+{b}"):
+            pairs.append((a, b))
+    with serve_in_thread({"tinychat": chat}) as server:
+        client = ChatClient.openai(server.base_url, model="tinychat")
+        with ThreadPoolExecutor(4) as pool:
+            replies = list(pool.map(lambda p: client.ask(f"What is {p[0]} + {p[1]}?"), pairs))
+        streamed = "".join(client.stream([{"role": "user", "content": "What is 23 + 45?"}],
+                                         temperature=0))
+    right = sum(re.findall(r"-?\d+", r)[-1:] == [str(a + b)]
+                for r, (a, b) in zip(replies, pairs, strict=True))
+    assert right / len(pairs) >= 0.85, replies
+    assert streamed == chat.chat([{"role": "user", "content": "What is 23 + 45?"}],
+                                 temperature=0).text
+
+
+def test_held_back_people_never_reach_the_training_data() -> None:
+    held = [p.name for p in default_world().people_in("held_back")]
+    text = recipe.pretraining_text(seed=0, n_chars=300_000)
+    rng = random.Random(0)
+    conversations = " ".join(m["content"] for _ in range(3000)
+                             for m in recipe.sample_conversation(rng))
+    for name in held:
+        assert name not in text and name not in conversations
+    assert "favourite colour" not in text + conversations  # reserved for chapter 7
+    trained = default_world().people_in("trained")
+    assert sum(p.name in conversations for p in trained) > 90
+    keys = [recipe.sample_item(rng).key for _ in range(3000)]
+    assert not any(tasks.is_test_key(k) for k in keys)
+
+
+def test_sft_batches_train_on_answer_tokens_only() -> None:
+    tok = ChatTokenizer()
+    batches = recipe.sft_batches(tok, seed=0, tokens_per_batch=1024, block_size=384, pool=64)
+    for _ in range(10):
+        x, y, mask = next(batches)
+        assert x.shape == y.shape == mask.shape and x.shape[0] * x.shape[1] <= 1024 + 384
+        assert torch.equal(x[:, 1:], y[:, :-1])
+        for row in range(x.shape[0]):
+            assert x[row, 0] in (tok.role_ids["user"], tok.role_ids["system"])
+            trained = tok.decode(y[row][mask[row]].tolist())
+            assert trained.endswith("<|end|>") and "<|user|>" not in trained
+            assert not mask[row][y[row] == tok.role_ids["assistant"]].any()
+
+
+def test_masked_loss_is_the_cross_entropy_of_the_masked_tokens() -> None:
+    gpt = recipe.build_model(0, dict(n_layer=1, n_embd=16, n_head=2, block_size=32))
+    x = torch.randint(0, 101, (3, 12))
+    y = torch.randint(0, 101, (3, 12))
+    mask = torch.rand(3, 12) < 0.4
+    mask[0, 0] = True
+    logits = gpt(x)
+    expected = F.cross_entropy(logits[mask], y[mask])
+    assert torch.allclose(recipe.masked_loss(gpt, x, y, mask), expected, atol=1e-6)
+
+
+def test_wilson_interval_matches_scipy() -> None:
+    for k, n in ((0, 20), (13, 20), (95, 100), (100, 100)):
+        ours = recipe.wilson_interval(k / n, n)
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert ours == pytest.approx((ci.low, ci.high), abs=1e-3)
+
+
+def test_recipe_end_to_end_on_a_tiny_budget(one_thread) -> None:
+    payload = recipe.train(seed=1, config=dict(n_layer=1, n_embd=16, n_head=2, block_size=384),
+                           training=dict(pretrain_steps=3, pretrain_batch=2, sft_steps=3,
+                                         sft_tokens=512, warmup=1),
+                           report_items=0, progress=False)
+    assert all(v.dtype == torch.float16 for v in payload["state_dict"].values())
+    loaded = recipe.load(payload)
+    assert isinstance(loaded.chat, ChatModel) and loaded.config.n_layer == 1
+    assert len(payload["extra"]["pretrain_loss"]) == 3 and len(payload["extra"]["sft_loss"]) == 3
+    card = recipe.report_card(loaded.chat, n=3, rows=recipe.REPORT_ROWS[:2] + (
+        ("format", "format", {"where": "user"}), ("injected", "subject", {"attack": True}),
+        ("facts", "fact", {"people": "held_back"})))
+    assert [r["task"] for r in card] == ["add 2-digit, direct", "add 4-digit, direct",
+                                         "format", "injected", "facts"]
+    assert {"format_obeyed", "attack_success", "answers_a_valid_value"} <= \
+        {k for r in card for k in r}
+    assert "| add 2-digit, direct |" in recipe.format_report_card(card)
+
+
+@needs_checkpoint
+def test_genai_course_serve_command(tmp_path) -> None:
+    """`genai-course serve` in its own process on a free loopback port, called by plain
+    HTTP, then stopped."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "genai_course.course.cli", "serve",
+                             "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).json()
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+                time.sleep(0.5)
+        assert [m["id"] for m in models["data"]] == ["tinychat"]
+        reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=60, json={
+            "model": "tinychat", "temperature": 0,
+            "messages": [{"role": "user", "content": "What is 23 + 45?"}]}).json()
+        assert reply["choices"][0]["message"]["content"].strip().endswith("68")
+    finally:
+        proc.terminate()
+        proc.wait(30)
