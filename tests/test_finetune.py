@@ -464,3 +464,27 @@ def test_who_task_answers_on_hand_made_sentences():
         assert set(text) <= alphabet
     with pytest.raises(ValueError, match="agent"):
         tt.subject("the ball.")
+
+
+def test_who_task_examples_pairs_and_scores_of_an_untrained_model():
+    from genai_course.llm.tinylang_lm import tinylang_tokenizer
+    tok = tinylang_tokenizer()
+    task = tt.WhoTask(tok, n_test=8, n_validation=4)
+    examples = task.train_examples(40, {"concise": 0.5, "verbose": 0.5}, seed=3)
+    styles = set()
+    for prompt, answer in examples:
+        sentence = tok.decode(prompt)[1:-len(tt.QUESTION)]
+        answers = tt.who_answers(sentence)
+        assert tok.decode(answer) in (answers["concise"], answers["verbose"])
+        styles.add(tok.decode(answer) == answers["concise"])
+    assert styles == {True, False}  # both styles occur in the mix
+    for prompt, chosen, rejected in task.preference_pairs(task.test, seed=1):
+        sentence = tok.decode(prompt)[1:-len(tt.QUESTION)]
+        assert tok.decode(chosen) == f"{tt.subject(sentence)}.\n"
+        assert tok.decode(rejected) != tok.decode(chosen)
+        assert tok.decode(rejected).endswith(".\n")
+    model = tiny_gpt(seed=2, vocab=tok.vocab_size, block_size=160)
+    model.tokenizer = tok  # floor_report encodes with the model's tokenizer
+    assert task.new_task_accuracy(model) == 0.0  # an untrained model never answers exactly
+    scores = task.old_task_scores(model, samples=8)
+    assert scores["floor_ratio"] > 1.5 and 0.0 <= scores["grammatical"] <= 1.0
