@@ -450,37 +450,41 @@ def test_finetune_trains_a_copy_and_records_its_costs():
         finetune(model, examples, pad_id=0, steps=1, method="half")
 
 
-def test_who_task_answers_on_hand_made_sentences():
+def test_last_word_task_answers_on_hand_made_sentences():
     s = "the red queen who finds the keys sleeps near the river and she sees the ball."
-    assert tt.subject(s) == "queen" and tt.noun_phrase(s) == "the red queen"
-    answers = tt.who_answers(s)
-    assert answers["concise"] == "queen.\n" and answers["verbose"] == "the red queen.\n"
-    assert answers["wrong"] != answers["concise"] and answers["wrong"][:-2] in tt.AGENT_WORDS
-    assert tt.subject("the kings take the green boxes and they drop them.") == "kings"
+    assert tt.last_word(s) == "ball"
+    answers = tt.question_answers(s)
+    assert answers["concise"] == "ball.\n" and answers["verbose"] == "the last word is ball.\n"
+    wrong = answers["wrong"][:-2]
+    assert wrong in s.split() and wrong not in ("ball", "the")
+    assert tt.last_word("the blue witch runs.") == "runs"
+    assert tt.question_prompt("the boy runs.") == "\nthe boy runs. last "
     lang = TinyLang(0)
     alphabet = set(lang.alphabet())
-    for sentence in tt.who_sentences(lang, "test", 50):
-        text = tt.who_prompt(sentence) + tt.who_answers(sentence)["verbose"]
+    for sentence in tt.task_sentences(lang, "test", 50):
+        text = tt.question_prompt(sentence) + tt.question_answers(sentence)["verbose"]
         assert set(text) <= alphabet
-    with pytest.raises(ValueError, match="agent"):
-        tt.subject("the ball.")
+    with pytest.raises(ValueError, match="no words"):
+        tt.last_word(".")
+    with pytest.raises(ValueError, match="no other word"):
+        tt.question_answers("the the.")
 
 
-def test_who_task_examples_pairs_and_scores_of_an_untrained_model():
+def test_last_word_task_examples_pairs_and_scores_of_an_untrained_model():
     from genai_course.llm.tinylang_lm import tinylang_tokenizer
     tok = tinylang_tokenizer()
-    task = tt.WhoTask(tok, n_test=8, n_validation=4)
+    task = tt.LastWordTask(tok, n_test=8, n_validation=4)
     examples = task.train_examples(40, {"concise": 0.5, "verbose": 0.5}, seed=3)
     styles = set()
     for prompt, answer in examples:
         sentence = tok.decode(prompt)[1:-len(tt.QUESTION)]
-        answers = tt.who_answers(sentence)
+        answers = tt.question_answers(sentence)
         assert tok.decode(answer) in (answers["concise"], answers["verbose"])
         styles.add(tok.decode(answer) == answers["concise"])
     assert styles == {True, False}  # both styles occur in the mix
     for prompt, chosen, rejected in task.preference_pairs(task.test, seed=1):
         sentence = tok.decode(prompt)[1:-len(tt.QUESTION)]
-        assert tok.decode(chosen) == f"{tt.subject(sentence)}.\n"
+        assert tok.decode(chosen) == f"{tt.last_word(sentence)}.\n"
         assert tok.decode(rejected) != tok.decode(chosen)
         assert tok.decode(rejected).endswith(".\n")
     model = tiny_gpt(seed=2, vocab=tok.vocab_size, block_size=160)

@@ -1,12 +1,16 @@
-"""A new task for the chapter 3 TinyLang GPT: name who a sentence is about.
+"""A new task for the chapter 3 TinyLang GPT: repeat the last word of a sentence.
 
 Stand-in data for chapter 7 while TinyChat (the course's instruction-following model) is not
-available: the shipped ``tinygpt-tinylang`` only ever saw TinyLang sentences, one per line.
-The new task writes a question after a sentence, ``"\\n<sentence> who "``, whose answer is the
-sentence's subject noun and a full stop (``"queen.\\n"``); the newline ends the answer. The
+shipped: the shipped ``tinygpt-tinylang`` only ever saw TinyLang sentences, one per line.
+The new task writes a question after a sentence, ``"\\n<sentence> last "``, whose answer is the
+sentence's last word and a full stop (``"river.\\n"``); the newline ends the answer. The
 model's old task, TinyLang itself, keeps its exact entropy floor, so forgetting is measured
-against an exact truth. For preference tuning, a *verbose* answer repeats the whole noun
-phrase (``"the red queen."``) and a *wrong* one names another agent.
+against an exact truth. For preference tuning, a *verbose* answer wraps the right word in a
+sentence (``"the last word is river."``) and a *wrong* one names another word of the sentence.
+
+(A first version asked for the sentence's subject, ``"the red queen ..." -> "queen."``: a
+4-layer character model needs far more than the 150 steps a 2-core CPU affords to learn to
+fetch a word from the start of a long sentence, so it stayed near guessing.)
 
 Used in: chapter 7.
 """
@@ -18,49 +22,41 @@ import random
 
 import torch
 
-from genai_course.data.tinylang import AGENTS, TinyLang
+from genai_course.data.tinylang import TinyLang
 from genai_course.finetune.instruction import greedy_answers
 from genai_course.llm.tinylang_lm import floor_report
 from genai_course.llm.tokenizers import CharTokenizer
 
-#: Every agent noun of TinyLang.
-AGENT_WORDS: tuple[str, ...] = tuple(w for words in AGENTS.values() for w in words)
 #: What follows a sentence to ask the question.
-QUESTION = " who "
+QUESTION = " last "
 
 
-def subject(sentence: str) -> str:
-    """The sentence's subject: its first agent noun (TinyLang sentences start with the
-    subject's noun phrase, ``the [colour] agent``)."""
-    for word in sentence.rstrip(".").split():
-        if word in AGENT_WORDS:
-            return word
-    raise ValueError(f"no TinyLang agent in {sentence!r}")
-
-
-def noun_phrase(sentence: str) -> str:
-    """The subject's noun phrase as written (``"the red queen"``)."""
+def last_word(sentence: str) -> str:
+    """The sentence's last word, without the full stop."""
     words = sentence.rstrip(".").split()
-    end = words.index(subject(sentence))
-    return " ".join(words[:end + 1])
+    if not words:
+        raise ValueError(f"no words in {sentence!r}")
+    return words[-1]
 
 
-def who_prompt(sentence: str) -> str:
-    """The question about ``sentence``: ``"\\n" + sentence + " who "``."""
+def question_prompt(sentence: str) -> str:
+    """The question about ``sentence``: ``"\\n" + sentence + " last "``."""
     return "\n" + sentence + QUESTION
 
 
-def who_answers(sentence: str, rng: random.Random | None = None) -> dict[str, str]:
-    """The ``concise`` (right), ``verbose`` (right, the whole noun phrase) and ``wrong``
-    (another agent, drawn with ``rng``) answers, each ending with ``".\\n"``."""
-    right = subject(sentence)
-    others = [w for w in AGENT_WORDS if w != right]
+def question_answers(sentence: str, rng: random.Random | None = None) -> dict[str, str]:
+    """The ``concise`` (right), ``verbose`` (right, in a sentence) and ``wrong`` (another word
+    of the sentence, drawn with ``rng``) answers, each ending with ``".\\n"``."""
+    right = last_word(sentence)
+    others = sorted({w for w in sentence.rstrip(".").split() if w not in (right, "the")})
+    if not others:
+        raise ValueError(f"{sentence!r} has no other word to give as a wrong answer")
     wrong = (rng or random.Random(sentence)).choice(others)
-    return {"concise": f"{right}.\n", "verbose": f"{noun_phrase(sentence)}.\n",
+    return {"concise": f"{right}.\n", "verbose": f"the last word is {right}.\n",
             "wrong": f"{wrong}.\n"}
 
 
-def who_sentences(language: TinyLang, split: str, n: int) -> list[str]:
+def task_sentences(language: TinyLang, split: str, n: int) -> list[str]:
     """The first ``n`` sentences of ``language``'s ``split`` (``train`` / ``test``)."""
     return language.text(split, n).splitlines()
 
@@ -71,7 +67,7 @@ def encode_pair(tokenizer: CharTokenizer, prompt: str, answer: str
     return tokenizer.encode(prompt), tokenizer.encode(answer)
 
 
-class WhoTask:
+class LastWordTask:
     """The new task and the old one, as token ids for a model with ``tokenizer``:
     ``train_examples(n, style)`` (prompt and answer ids; ``style`` ``"concise"``,
     ``"verbose"`` or a ``{style: share}`` mix), held-out ``test`` sentences, and the scores
@@ -82,7 +78,7 @@ class WhoTask:
         self.tokenizer = tokenizer
         self.language = language or TinyLang(0)
         self.stop_id = tokenizer.encode("\n")[0]
-        self.test = who_sentences(self.language, "test", n_test)
+        self.test = task_sentences(self.language, "test", n_test)
         self.validation_text = self.language.text("validation", n_validation)
 
     def train_examples(self, n: int, style: str | dict[str, float] = "concise", seed: int = 0
@@ -91,9 +87,9 @@ class WhoTask:
         mix = {style: 1.0} if isinstance(style, str) else dict(style)
         rng = random.Random(seed)
         styles, weights = list(mix), list(mix.values())
-        return [encode_pair(self.tokenizer, who_prompt(s),
-                            who_answers(s)[rng.choices(styles, weights)[0]])
-                for s in who_sentences(self.language, "train", n)]
+        return [encode_pair(self.tokenizer, question_prompt(s),
+                            question_answers(s)[rng.choices(styles, weights)[0]])
+                for s in task_sentences(self.language, "train", n)]
 
     def preference_pairs(self, sentences: list[str], seed: int = 0
                          ) -> list[tuple[list[int], list[int], list[int]]]:
@@ -102,23 +98,23 @@ class WhoTask:
         rng = random.Random(seed)
         pairs = []
         for s in sentences:
-            answers = who_answers(s, rng)
+            answers = question_answers(s, rng)
             rejected = answers["verbose"] if rng.random() < 0.5 else answers["wrong"]
-            prompt, chosen = encode_pair(self.tokenizer, who_prompt(s), answers["concise"])
+            prompt, chosen = encode_pair(self.tokenizer, question_prompt(s), answers["concise"])
             pairs.append((prompt, chosen, self.tokenizer.encode(rejected)))
         return pairs
 
     def answers(self, model: torch.nn.Module, sentences: list[str] | None = None) -> list[str]:
         """The model's greedy answers (text before the newline) to the test questions."""
         sentences = self.test if sentences is None else sentences
-        prompts = [self.tokenizer.encode(who_prompt(s)) for s in sentences]
+        prompts = [self.tokenizer.encode(question_prompt(s)) for s in sentences]
         ids = greedy_answers(model, prompts, max_new_tokens=20, stop_id=self.stop_id)
         return [self.tokenizer.decode(a) for a in ids]
 
     def new_task_accuracy(self, model: torch.nn.Module) -> float:
-        """The share of test questions answered exactly ``"<subject>."``."""
+        """The share of test questions answered exactly ``"<last word>."``."""
         replies = self.answers(model)
-        return sum(r == f"{subject(s)}." for r, s in zip(replies, self.test, strict=True)) \
+        return sum(r == f"{last_word(s)}." for r, s in zip(replies, self.test, strict=True)) \
             / len(self.test)
 
     @torch.no_grad()
