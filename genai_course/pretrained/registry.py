@@ -68,3 +68,14 @@ register(Checkpoint(
                 "TinyLang in byte-pair tokens, one per word; validation loss within 1% of the "
                 "exact entropy per sentence. Chapter 10 watermarks its text.",
 ))
+
+register(Checkpoint(
+    name="tinygpt-lastword-lora",
+    filename="tinygpt-lastword-lora.pt",
+    sha256="a262f370a8b48525b11e4e757c9ccdcbdb3b46c56d19bb56064b67e69d685e39",
+    recipe="genai_course.pretrained.tinygpt_lastword",
+    description="Chapter 7: a LoRA adapter (r = 8, alpha = 16, all linear layers of the blocks) "
+                "that teaches tinygpt-tinylang to repeat a sentence's last word; its metrics "
+                "hold the chapter's fine-tuning study (full vs LoRA ranks and targets, seeds, "
+                "prompt mask, DPO betas).",
+))
