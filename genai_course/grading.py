@@ -4,8 +4,9 @@ Test cells use the ``check_*`` helpers: they compare exact types first, so an ob
 whose ``__eq__`` always returns True, or a numpy scalar posing as a float, fails with a
 message that says what was expected. ``package_disabled`` makes the package's own
 implementation of an exercise raise while a hidden test runs, so calling it does not
-earn the points. :func:`yours_or_reference` lets the cells after an exercise use the
-student's function, and the package's while the exercise is still unsolved.
+earn the points; :func:`reference_answers` grades an exercise that builds on earlier ones
+with the reference answers of those. :func:`yours_or_reference` lets the cells after an
+exercise use the student's function, and the package's while the exercise is still unsolved.
 
 Used in: every chapter's graded test cells.
 """
@@ -161,8 +162,9 @@ def package_disabled(*functions: Callable[..., Any]) -> Iterator[None]:
 
     The function's code object is swapped, so every reference to it is disabled, also
     one a student bound earlier under another name (``from m import f as g``). While the
-    grading sandbox is active (``genai_course.course.sandbox``), the functions are switched off in
-    the student's process, where the student's code runs.
+    grading sandbox is active (``genai_course.course.sandbox``), the student's code runs in a
+    fresh process in which the functions were switched off before any of it ran (and their
+    source hidden), so not even a copy of the function object made earlier survives.
     """
     from genai_course.course import sandbox
 
@@ -185,6 +187,65 @@ def package_disabled(*functions: Callable[..., Any]) -> Iterator[None]:
     finally:
         for target, code in reversed(saved):
             target.__code__ = code
+
+
+@contextlib.contextmanager
+def reference_answers(**earlier: str) -> Iterator[None]:
+    """Grade an exercise that builds on earlier ones with the reference answers of those,
+    so one mistake costs points once: inside the block, each ``name`` the student's code
+    calls means the instructor's solution of the exercise whose grade_id is given, e.g.
+    ``with reference_answers(gaussian_kl="ex2_gaussian_kl"):``.
+
+    This happens while a notebook is graded (in the grading sandbox, which has the
+    solutions); in a student's own notebook the block changes nothing, so their own earlier
+    functions are used.
+    """
+    from genai_course.course import sandbox
+
+    if sandbox.ACTIVE is not None:
+        sandbox.ACTIVE.bind_references(earlier)
+        try:
+            yield
+        finally:
+            sandbox.ACTIVE.unbind_references()
+        return
+    if _in_process is None:
+        yield
+        return
+    namespace, solutions = _in_process
+    unknown = [gid for gid in earlier.values() if gid not in solutions]
+    if unknown:
+        raise KeyError(f"no reference answer for {', '.join(unknown)}")
+    saved = {name: namespace[name] for name in earlier if name in namespace}
+    for name, grade_id in earlier.items():
+        scratch = dict(namespace)  # the imports and answers; the reference lands here
+        exec(compile(solutions[grade_id], f"<reference {grade_id}>", "exec"), scratch)
+        namespace[name] = scratch[name]
+    try:
+        yield
+    finally:
+        for name in earlier:
+            namespace.pop(name, None)
+        namespace.update(saved)
+
+
+# (answers' namespace, solutions by grade_id) while course.exercises.run_exercise tests the
+# tests in-process: reference_answers binds the solutions there, as grading does in the sandbox
+_in_process: tuple[dict[str, Any], dict[str, str]] | None = None
+
+
+@contextlib.contextmanager
+def references_in_process(namespace: dict[str, Any], solutions: dict[str, str]
+                          ) -> Iterator[None]:
+    """Inside the block, :func:`reference_answers` binds ``solutions`` (source by grade_id)
+    in ``namespace``, the globals of the student's functions: how the test suite runs test
+    cells in-process without the grading sandbox (``course.exercises.run_exercise``)."""
+    global _in_process
+    saved, _in_process = _in_process, (namespace, solutions)
+    try:
+        yield
+    finally:
+        _in_process = saved
 
 
 def yours_or_reference(yours: Callable[..., Any], reference: Callable[..., Any],

@@ -19,8 +19,9 @@ def test_doctor_passes_on_this_machine(capsys):
     assert cli.main(["doctor"]) == 0
     lines = capsys.readouterr().out.splitlines()
     checks = [ln for ln in lines if ln.startswith("[")]
-    assert len(checks) == len(doctor.DEPENDENCIES) + len(doctor.LAB_DEPENDENCIES) + 5
+    assert len(checks) == len(doctor.DEPENDENCIES) + len(doctor.LAB_DEPENDENCIES) + 6
     assert all(ln.startswith("[OK]") for ln in checks), checks
+    assert any(ln.startswith("[OK] grading isolation: bubblewrap") for ln in checks)
     assert any(ln.startswith("[OK] torch computation") for ln in checks)
 
 

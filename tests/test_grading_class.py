@@ -1,107 +1,195 @@
-"""Grade a class of hostile and broken submissions for every chapter, for real: each gets
-exactly the points it earned and an honest status line; grading twice, or with plain
-sequential ``nbgrader autograde``, gives the same gradebook; feedback never shows hidden
-tests; the per-exercise export adds up."""
+"""Grade classes of submissions for real, through ``genai-course grade`` (nbgrader's own
+autograde, the sandbox, bubblewrap): on two chapters a class of hostile and broken
+submissions and the attacks of a determined student on the operating system (tests/hostile.py),
+on every chapter a correct, an untouched and a mistaken submission and the catalogue's
+alternative correct answers. Each gets exactly the points it earned and an honest status
+line; nobody else's grade changes; nothing is left running; the checkout and the course
+files are byte-identical afterwards. Grading twice, or with plain sequential
+``nbgrader autograde``, gives the same gradebook; feedback never shows hidden tests; the
+per-exercise export adds up and agrees with the autograded notebooks."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-import shutil
+import os
+import re
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from genai_course.course import classroom as grader
+from genai_course.course import sample_class
 from genai_course.course.cli import main
-from genai_course.course.release import list_chapters, release
+from genai_course.course.release import list_chapters
+from genai_course.course.sample_class import cell_scores
+from genai_course.course.sandbox.isolation import UID_BASE, UID_SLOTS
 from genai_course.course.workers import AutogradeWorker
 
 from .conftest import ROOT
-from .hostile import hostile_class, write_class
+from .hostile import MARKER_ENV, attack_class, hostile_class, small_class, write_class
 
 CHAPTERS = list_chapters(ROOT)
+HOSTILE_CHAPTERS = [c for c in ("01_history", "03_llms") if c in CHAPTERS]
+MARKER = uuid.uuid4().hex
 # the graded classes are cached per module: keep the module on one xdist worker
 pytestmark = pytest.mark.xdist_group("grading_class")
 
 
-def cell_scores(root: Path, chapter: str) -> dict[str, dict[str, float]]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(grader.db_url(root), course_id=grader.COURSE_ID) as gb:
-        return {
-            sub.student.id: {g.name: g.score for nb in sub.notebooks for g in nb.grades}
-            for sub in gb.find_assignment(chapter).submissions
-        }
-
-
 @pytest.fixture(scope="module", autouse=True)
 def limits():
-    """Short limits keep the hostile submissions quick; the gradings run as subprocesses."""
+    """Short limits keep the hostile submissions quick; the gradings run as subprocesses,
+    which carry a marker the attacks look for (so they can only harm this test)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("GENAI_COURSE_CALL_TIMEOUT", "5")
     mp.setenv("GENAI_COURSE_MEMORY_MB", "1024")
+    mp.setenv(MARKER_ENV, MARKER)
     yield
     mp.undo()
 
 
+def digests(*folders: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folders`` (bytecode caches aside: Python may add new
+    ones; :func:`same_files` still checks those that existed)."""
+    out = {}
+    for folder in folders:
+        files = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*")
+                                                        if p.is_file())
+        for path in files:
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def same_files(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Files changed or removed, and new files outside bytecode caches."""
+    changed = [p for p, d in before.items() if after.get(p) != d]
+    added = [p for p in after if p not in before and "__pycache__" not in p]
+    return changed + added
+
+
+def leftovers() -> list[str]:
+    """Processes of this test's gradings still alive: a sandbox uid, or our marker in
+    their environment (this pytest process aside)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            uid = os.stat(f"/proc/{entry}").st_uid
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if UID_BASE <= uid < UID_BASE + UID_SLOTS or MARKER.encode() in environ:
+            found.append(f"{entry}: {cmdline.decode(errors='replace')[:120]}")
+    return found
+
+
+def class_for(chapter: str) -> list:
+    """The full hostile class and the attacks on HOSTILE_CHAPTERS, the small class elsewhere."""
+    if chapter not in HOSTILE_CHAPTERS:
+        return small_class(chapter)
+    other = next(c for c in CHAPTERS if c != chapter)
+    # the first chapter gets eight extra fixtures; what they prove does not depend on it
+    fixtures = hostile_class(chapter, other, extras=chapter == CHAPTERS[0])
+    fixtures += attack_class(chapter)
+    names = {f.student for f in fixtures}
+    return fixtures + [f for f in small_class(chapter) if f.student not in names]
+
+
 def make_course(root: Path, chapter: str) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copytree(ROOT / "solutions" / chapter, root / "solutions" / chapter)
-    release(root, [chapter], db_url=grader.db_url(root))
+    sample_class.make_course(root, ROOT, chapter)
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Each chapter's hostile class, graded once with --jobs 2 (cached per chapter)."""
-    done: dict[str, tuple[Path, list, list]] = {}
+    """Each chapter's class, graded once with --jobs 2 (cached per chapter), with what the
+    files and processes looked like before and after."""
+    done: dict[str, tuple[Path, list, list, dict]] = {}
 
     def get(chapter: str):
         if chapter not in done:
             root = tmp_path_factory.mktemp(f"course_{chapter}")
             make_course(root, chapter)
-            other = next(c for c in CHAPTERS if c != chapter)
-            # the first chapter gets five extra fixtures; the sandbox does not depend on it
-            fixtures = hostile_class(chapter, other, extras=chapter == CHAPTERS[0])
+            fixtures = class_for(chapter)
             write_class(root, chapter, fixtures)
+            course = [root / "nbgrader_config.py", root / "solutions", root / "chapters",
+                      root / "submitted"]
+            checkout = [ROOT / "genai_course", ROOT / "solutions", ROOT / "chapters",
+                        ROOT / "nbgrader_config.py"]
+            before = digests(*course, *checkout)
             results = grader.grade(root, chapter, jobs=2)
-            done[chapter] = (root, fixtures, results)
+            deadline = time.monotonic() + 15  # the kernels stop within a second or two
+            while leftovers() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            state = {"changed": same_files(before, digests(*course, *checkout)),
+                     "leftovers": leftovers(), "scores": cell_scores(root, chapter)}
+            done[chapter] = (root, fixtures, results, state)
         return done[chapter]
 
     return get
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_every_hostile_submission_gets_exactly_its_points(chapter, graded):
-    root, fixtures, results = graded(chapter)
-    assert len(fixtures) >= 15
-    scores = cell_scores(root, chapter)
+def test_every_submission_gets_exactly_its_points(chapter, graded):
+    root, fixtures, results, state = graded(chapter)
+    assert len(fixtures) >= (25 if chapter in HOSTILE_CHAPTERS else 3)
+    scores = state["scores"]
     by_student = {r.student: r for r in results}
-    wrong = {}
+    wrong, lines = {}, []
     for f in fixtures:
         got = {gid: scores[f.student].get(gid) for gid in f.expected}
         if got != f.expected:
             wrong[f.student] = {g: (got[g], f.expected[g]) for g in got if got[g] != f.expected[g]}
         r = by_student[f.student]
-        assert r.status == f.status, (f.student, r.line())
-        assert f.note in " ".join(r.notes), (f.student, r.line())
+        if r.status != f.status or not re.search(f.note, " ".join(r.notes)):
+            lines.append(f"{r.line()}  (expected {f.status}: {f.note})")
         limit = f.extra.get("max_notebook_bytes")
         if limit:
             graded_nb = root / "autograded" / f.student / chapter / f"{chapter}.ipynb"
             assert graded_nb.stat().st_size < limit
     assert not wrong, f"(got, expected) per cell: {json.dumps(wrong, indent=1)}"
-    assert {f.student for f in fixtures if sum(f.expected.values()) == 0} >= {
-        "untouched", "weakened_tests", "not_json", "other_chapter"}
-    correct = sum(fixtures[0].expected.values())
-    assert correct > 0 and all(v > 0 for v in fixtures[0].expected.values())
+    assert not lines, "\n".join(lines)
+    zero = {"untouched"} | ({"weakened_tests", "not_json", "other_chapter", "steals_answers"}
+                            if chapter in HOSTILE_CHAPTERS else set())
+    assert {f.student for f in fixtures if sum(f.expected.values()) == 0} >= zero
+    correct = next(f for f in fixtures if f.student == "correct").expected
+    assert all(v > 0 for v in correct.values()), "the solution must earn every point"
+    for f in fixtures:
+        if f.student.startswith("right_answers"):
+            assert f.expected == correct, (f.student, "a right answer fails in-process")
+    assert any(f.student.startswith("right_answers") for f in fixtures) or int(chapter[:2]) > 4
+
+
+@pytest.mark.parametrize("chapter", HOSTILE_CHAPTERS)
+def test_attacks_leave_no_trace(chapter, graded):
+    """The checkout and the course files are byte-identical, nothing is left running, and
+    the gradebook is still what grading wrote, seconds later; printed output is short and
+    keeps no secret."""
+    root, fixtures, results, state = graded(chapter)
+    assert state["changed"] == [], state["changed"]
+    assert state["leftovers"] == [], state["leftovers"]
+    time.sleep(2)  # a daemon that survived would rewrite the gradebook now
+    assert cell_scores(root, chapter) == state["scores"]
+    assert grader.crosscheck(root, [chapter]) == []
+    graded_nb = nbformat.read(root / "autograded" / "prints_secrets" / chapter /
+                              f"{chapter}.ipynb", as_version=4)
+    limit = next(f for f in fixtures if f.student == "prints_secrets").extra["max_output_lines"]
+    for cell in graded_nb.cells:
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []))
+        assert MARKER not in text and MARKER_ENV not in text, "the grader's environment leaked"
+        assert len(text.splitlines()) <= limit, text[:500]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_no_hidden_test_reaches_the_feedback(chapter, graded):
-    root, fixtures, _ = graded(chapter)
+    root, fixtures, _, _ = graded(chapter)
     files = grader.feedback(root, chapter)
     assert len(files) == len(fixtures)  # malformed ones get the release's feedback
     secret = grader.hidden_test_lines(root, chapter)
@@ -115,23 +203,24 @@ def test_no_hidden_test_reaches_the_feedback(chapter, graded):
 
 def test_regrading_skips_unless_forced_and_gives_identical_gradebooks(graded):
     chapter = CHAPTERS[0]
-    root, fixtures, _ = graded(chapter)
+    root, fixtures, _, _ = graded(chapter)
     first = cell_scores(root, chapter)
     skipped = grader.grade(root, chapter, jobs=2)
     assert {r.status for r in skipped if r.student != "empty_folder"} == {"skipped"}
-    again = grader.grade(root, chapter, jobs=2, force=True)
-    assert all(r.status != "skipped" for r in again)
+    sample = ["correct", "partial", "common_mistakes", "monkeypatches_checks",
+              "copies_package_function"]
+    again = grader.grade(root, chapter, jobs=2, force=True, only=sample)
+    assert all(r.status != "skipped" for r in again) and len(again) == len(sample)
     assert cell_scores(root, chapter) == first
 
 
 def test_plain_sequential_nbgrader_autograde_gives_the_same_gradebook(graded, tmp_path):
     chapter = CHAPTERS[0]
-    root, fixtures, _ = graded(chapter)
+    root, fixtures, _, _ = graded(chapter)
     parallel = cell_scores(root, chapter)
     plain = tmp_path / "plain"
     make_course(plain, chapter)
-    sample = {"correct", "partial", "common_mistakes", "always_equal", "deleted_test_cells",
-              "calls_the_package", "infinite_loop"}
+    sample = {"correct", "common_mistakes", "always_equal", "copies_package_function"}
     readable = [f for f in fixtures if f.student in sample]
     write_class(plain, chapter, readable)
     for f in readable:
@@ -143,7 +232,7 @@ def test_plain_sequential_nbgrader_autograde_gives_the_same_gradebook(graded, tm
 
 def test_export_has_one_column_per_exercise_and_adds_up(graded, tmp_path, capsys):
     chapter = CHAPTERS[0]
-    root, fixtures, _ = graded(chapter)
+    root, fixtures, _, _ = graded(chapter)
     out, js = tmp_path / "grades.csv", tmp_path / "grades.json"
     assert main(["export", "--root", str(root), "--out", str(out), "--json", str(js)]) == 0
     printed = capsys.readouterr().out
@@ -165,7 +254,7 @@ def test_export_has_one_column_per_exercise_and_adds_up(graded, tmp_path, capsys
 
 def test_a_submission_past_the_time_limit_is_stopped_and_its_worker_replaced(graded):
     chapter = CHAPTERS[0]
-    root, fixtures, _ = graded(chapter)
+    root, fixtures, _, _ = graded(chapter)
     correct = next(f for f in fixtures if f.student == "correct")
     before = cell_scores(root, chapter)["correct"]
     worker = AutogradeWorker(root, grader.db_url(root))
@@ -182,7 +271,7 @@ def test_a_submission_past_the_time_limit_is_stopped_and_its_worker_replaced(gra
 
 def test_cli_grade_reports_status_lines_and_bad_input(graded, capsys):
     chapter = CHAPTERS[0]
-    root, fixtures, _ = graded(chapter)
+    root, fixtures, _, _ = graded(chapter)
     assert main(["grade", chapter, "--root", str(root), "--student", "correct",
                  "--student", "infinite_loop", "--force"]) == 0
     out = capsys.readouterr()

@@ -141,3 +141,21 @@ def test_a_failed_check_names_the_call_it_checked(tmp_path):
         runpy.run_path(str(script))
     assert str(err.value) == ("count(['the', 'cat'])['cat'] = 0.125, expected 0.5 "
                               "(tolerance 1e-09)")
+
+
+def test_run_exercise_grades_a_later_exercise_with_the_earlier_reference():
+    """``reference_answers`` in a test cell: with the solutions given, the student's later
+    function calls the reference of the earlier exercise (as grading does); without them,
+    their own (as in their notebook)."""
+    answer = ("def square(x):\n    return x + x  # wrong\n\n"
+              "def area(side):\n    return square(side)\n")
+    tests = {"ex2_area__hidden": (
+        "from genai_course.grading import reference_answers\n"
+        "with reference_answers(square=\"ex1_square\"):\n"
+        "    assert area(3) == 9, area(3)\n"
+        "assert square(3) == 6  # the student's own again after the block\n")}
+    solutions = {"ex1_square": "def square(x):\n    return x * x\n"}
+    assert exercises.run_exercise(answer, tests, solutions) == {"ex2_area__hidden": None}
+    assert "AssertionError: 6" in exercises.run_exercise(answer, tests)["ex2_area__hidden"]
+    missing = exercises.run_exercise(answer, tests, {})["ex2_area__hidden"]
+    assert "no reference answer for ex1_square" in missing

@@ -136,7 +136,11 @@ def test_no_solution_or_hidden_test_text_in_chapters(chapter):
         assert marker not in released
     for nb in (ROOT / "chapters").rglob("*.ipynb"):
         text = "\n".join(c.source for c in nbformat.read(nb, as_version=4).cells)
-        leaked = [s for s in secrets if s in text]
+        # in another chapter only a distinctive line counts: `except ValueError:` or an
+        # import shared by two chapters' tests is no leak
+        own = nb.parent.name == chapter
+        leaked = [s for s in secrets if s in text and (own or (
+            len(s) > 30 and not s.startswith(("from ", "import "))))]
         assert not leaked, f"{nb} leaks: {leaked[:3]}"
 
 

@@ -5,7 +5,10 @@ per exercise, and write feedback that never shows hidden tests.
 :mod:`genai_course.course.nbgrader_plugins`) in ``jobs`` long-lived worker processes
 (:mod:`genai_course.course.workers`), one submission at a time each, so the gradebook is
 the one sequential ``nbgrader autograde`` writes. Each submission gets one
-status line saying what happened; nothing one submission does stops the others.
+status line saying what happened; nothing one submission does stops the others. It refuses
+to run where the operating system cannot isolate student code
+(:mod:`genai_course.course.sandbox.isolation`) unless told ``isolated=False``, and then says
+so on every line. :func:`crosscheck` compares the gradebook with the autograded notebooks.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ SANDBOX_FAILURES = {
     "GradingTimeout": "timed out",
     "StudentProcessDied": "crashed its Python process",
     "MemoryLimitExceeded": "ran out of memory",
+    "ResourceLimitExceeded": "used too many processes or CPU cores",
+    "ProtocolViolation": "broke the grading protocol",
 }
+NOT_ISOLATED = "NOT ISOLATED"
 
 
 class GradingError(RuntimeError):
@@ -51,13 +57,15 @@ class Result:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     awaiting: float = 0.0  # points of written answers a person has not marked yet
+    isolated: bool = True
 
     def line(self) -> str:
         score = "" if self.score is None else f"{self.score:g}/{self.max_score:g}"
         text = f"{self.student:<20} {score:>9}  {self.status}"
         if self.awaiting:
             text += f" ({self.awaiting:g} points await a person)"
-        return text + (": " + "; ".join(self.notes) if self.notes else "")
+        text += ": " + "; ".join(self.notes) if self.notes else ""
+        return text if self.isolated else f"{text}  [{NOT_ISOLATED}]"
 
 
 def db_url(root: Path) -> str:
@@ -138,14 +146,21 @@ def _score(root: Path, chapter: str, student: str) -> tuple[float | None, float 
 
 def grade_one(root: Path, chapter: str, student: str, timeout: float = 600.0,
               worker: AutogradeWorker | None = None) -> Result:
-    """Autograde one submission (with ``worker``, or a worker of its own) and say what
-    happened."""
+    """Autograde one submission (with ``worker``, or an isolated worker of its own) and say
+    what happened."""
     if worker is None:
         worker = AutogradeWorker(root, db_url(root))
         try:
             return grade_one(root, chapter, student, timeout, worker)
         finally:
             worker.close()
+    result = _grade_one(root, chapter, student, timeout, worker)
+    result.isolated = worker.isolated
+    return result
+
+
+def _grade_one(root: Path, chapter: str, student: str, timeout: float,
+               worker: AutogradeWorker) -> Result:
     start = time.perf_counter()
     submitted, autograded = _paths(root, chapter, student)
     log = root / ".grading" / "logs" / chapter / f"{student}.log"
@@ -201,12 +216,24 @@ def _already_graded(root: Path, chapter: str, student: str) -> bool:
 
 def grade(root: Path | str | None, chapter: str, jobs: int = 1, force: bool = False,
           only: Iterable[str] | None = None, timeout: float = 600.0,
-          report: Callable[[Result, int, int], None] | None = None) -> list[Result]:
+          report: Callable[[Result, int, int], None] | None = None,
+          isolated: bool = True) -> list[Result]:
     """Grade every submission of ``chapter`` (or the students in ``only``), ``jobs`` at a
-    time; already graded ones are skipped unless ``force``. Results in student order."""
+    time; already graded ones are skipped unless ``force``. Results in student order.
+
+    Student code runs isolated by the operating system; where that is impossible this
+    raises :class:`GradingError`, unless ``isolated=False`` asks to grade without it (every
+    result then says so)."""
     root = find_course_root(root)
     if jobs < 1:
         raise GradingError(f"--jobs must be at least 1, got {jobs}")
+    if isolated:
+        from genai_course.course.sandbox.isolation import IsolationUnavailable, require
+
+        try:
+            require()
+        except IsolationUnavailable as exc:
+            raise GradingError(f"{exc} (pass --no-isolation)") from None
     _ensure_registered(root, chapter)
     everyone = students(root, chapter)
     if only is not None:
@@ -223,7 +250,7 @@ def grade(root: Path | str | None, chapter: str, jobs: int = 1, force: bool = Fa
         if not force and _already_graded(root, chapter, student):
             score, max_score = _score(root, chapter, student)
             results[student] = Result(student, "skipped", score, max_score,
-                                      ["already graded; --force regrades"])
+                                      ["already graded; --force regrades"], isolated=isolated)
         else:
             todo.append(student)
     done = len(results)
@@ -232,7 +259,8 @@ def grade(root: Path | str | None, chapter: str, jobs: int = 1, force: bool = Fa
             if student in results:
                 report(results[student], everyone.index(student) + 1, len(everyone))
     idle: queue.SimpleQueue[AutogradeWorker] = queue.SimpleQueue()
-    workers = [AutogradeWorker(root, db_url(root)) for _ in range(min(jobs, len(todo)))]
+    workers = [AutogradeWorker(root, db_url(root), isolated=isolated)
+               for _ in range(min(jobs, len(todo)))]
     for worker in workers:
         idle.put(worker)
 
@@ -255,6 +283,42 @@ def grade(root: Path | str | None, chapter: str, jobs: int = 1, force: bool = Fa
         for worker in workers:
             worker.close()
     return [results[s] for s in everyone]
+
+
+def crosscheck(root: Path | str | None, chapters: Iterable[str] | None = None) -> list[str]:
+    """Where the gradebook's automatic scores differ from the scores nbgrader's own rule
+    (``nbgrader.utils.determine_grade``) gives the autograded notebooks: one line per
+    difference (a gradebook edited behind grading's back, or a missing notebook)."""
+    from nbgrader.utils import determine_grade, is_grade
+
+    root = find_course_root(root)
+    problems: list[str] = []
+    with _gradebook(root) as gb:
+        for assignment in gb.assignments:
+            if chapters is not None and assignment.name not in chapters:
+                continue
+            for sub in assignment.submissions:
+                for snb in sub.notebooks:
+                    where = f"{sub.student.id}/{assignment.name}/{snb.name}"
+                    recorded = {g.name: g.auto_score for g in snb.grades
+                                if g.auto_score is not None}
+                    path = root / "autograded" / sub.student.id / assignment.name / \
+                        f"{snb.name}.ipynb"
+                    if not path.is_file():
+                        if recorded:
+                            problems.append(f"{where}: scores in the gradebook, no autograded "
+                                            "notebook")
+                        continue
+                    nb = nbformat.read(path, as_version=4)
+                    for cell in nb.cells:
+                        if not is_grade(cell):
+                            continue
+                        name = cell.metadata.nbgrader["grade_id"]
+                        score, _ = determine_grade(cell)
+                        if score is not None and recorded.get(name) != score:
+                            problems.append(f"{where}/{name}: gradebook {recorded.get(name)}, "
+                                            f"autograded notebook {score:g}")
+    return problems
 
 
 # -- export --------------------------------------------------------------------------------

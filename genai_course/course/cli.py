@@ -109,6 +109,13 @@ def _retrain(args: argparse.Namespace) -> int:
     return 0
 
 
+UNISOLATED_WARNING = (
+    "WARNING: graded WITHOUT operating-system isolation (--no-isolation): student code ran "
+    "with your rights and could read the solutions, other submissions and the gradebook, "
+    "change files and leave processes behind. Do not trust these grades for a class; see "
+    "docs/instructors.md.")
+
+
 def _serve(args: argparse.Namespace) -> int:
     from genai_course.pretrained import PretrainedError
     from genai_course.serving.server import serve
@@ -142,10 +149,14 @@ def _grade(args: argparse.Namespace) -> int:
         bar.update(1)
         bar.write(line)
 
+    isolated = not args.no_isolation
+    if not isolated:
+        print(UNISOLATED_WARNING, file=sys.stderr)
     start = time.perf_counter()
     try:
         results = grade(args.root, args.chapter, jobs=args.jobs, force=args.force,
-                        only=args.student or None, timeout=args.timeout, report=report)
+                        only=args.student or None, timeout=args.timeout, report=report,
+                        isolated=isolated)
     except GradingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -163,18 +174,27 @@ def _grade(args: argparse.Namespace) -> int:
     if waiting:
         print(f"{waiting:g} points of written answers await a person "
               f"({sum(1 for r in results if r.awaiting)} submissions; mark them in formgrader)")
+    if not isolated:
+        print(UNISOLATED_WARNING)
     return 1 if counts.get("failed") else 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from genai_course.course.classroom import export
+    from genai_course.course.classroom import crosscheck, export
 
     n, waiting = export(args.root, args.out, args.json, args.chapters or None)
     print(f"wrote {n} students to {args.out}" + (f" and {args.json}" if args.json else ""))
     if waiting:
         print(f"{waiting} written answers await a person: their exercises are left empty "
               "(mark them in formgrader, then export again)")
-    return 0
+    differences = crosscheck(args.root, args.chapters or None)
+    for line in differences:
+        print(f"WARNING: {line}", file=sys.stderr)
+    if differences:
+        print(f"WARNING: {len(differences)} scores in the gradebook differ from the autograded "
+              "notebooks; regrade those students with genai-course grade --force",
+              file=sys.stderr)
+    return 1 if differences else 0
 
 
 def _feedback(args: argparse.Namespace) -> int:
@@ -239,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--student", action="append", help="grade only this student (repeatable)")
     gr.add_argument("--timeout", type=float, default=600.0,
                     help="seconds one submission may take in all (600)")
+    gr.add_argument("--no-isolation", action="store_true",
+                    help="grade even where student code cannot be isolated (UNSAFE)")
     gr.add_argument("--root", type=Path, default=None, help="course root (default: search up)")
 
     ex = sub.add_parser("export", help="grades per student and exercise, as CSV (and JSON)")

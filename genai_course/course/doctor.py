@@ -1,6 +1,8 @@
 """``genai-course doctor``: check that this machine can run the course.
 
 Each check prints ``[OK]`` or ``[FAIL]`` with what was found and, on failure, what to do.
+Optional parts (the lab extra, and OS isolation, which only grading needs) print ``[--]``
+instead of failing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ DEPENDENCIES = (
     ("ipykernel", "ipykernel"),
     ("nbformat", "nbformat"),
     ("nbclient", "nbclient"),
+    # TinyChat's server and client (`genai-course serve`, chapters 6-10), JSON Schema checks
+    ("fastapi", "fastapi"),
+    ("uvicorn", "uvicorn"),
+    ("httpx", "httpx"),
+    ("jsonschema", "jsonschema"),
 )
 # The lab extra (`pip install "genai-course[lab]"`): JupyterLab and nbgrader's Validate button;
 # instructors need it too. Reported, never a failure, without it.
@@ -47,11 +54,21 @@ class Check:
         return f"[{mark}] {self.name}: {self.detail}"
 
 
-def _run(name: str, probe: Callable[[], str]) -> Check:
+def _run(name: str, probe: Callable[[], str], optional: bool = False) -> Check:
     try:
-        return Check(name, True, probe())
+        return Check(name, True, probe(), optional)
     except Exception as exc:  # a failing probe is a finding, not a crash
-        return Check(name, False, f"{type(exc).__name__}: {exc}")
+        return Check(name, False, f"{type(exc).__name__}: {exc}", optional)
+
+
+def _isolation() -> str:
+    from genai_course.course.sandbox.isolation import probe
+
+    found = probe()
+    if not found.available:
+        raise RuntimeError(f"{found.detail}. Only needed to grade: genai-course grade refuses "
+                           "to run without it (docs/instructors.md)")
+    return found.detail
 
 
 def _python() -> str:
@@ -120,7 +137,8 @@ def run_checks() -> list[Check]:
         return checks + [Check("lab extra", False, f"not installed; the notebooks do not need "
                                f"it (for `genai-course lab` and Validate: {LAB_EXTRA})",
                                optional=True)]
-    return checks + lab  # half an extra is a broken install
+    # half an extra is a broken install; isolation matters to instructors only
+    return checks + lab + [_run("grading isolation", _isolation, optional=True)]
 
 
 def main() -> int:

@@ -6,6 +6,7 @@ in the sandbox, :mod:`genai_course.course.sandbox`).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 from dataclasses import dataclass, field
@@ -49,9 +50,15 @@ def exercises(nb: Any) -> dict[str, Exercise]:
     return {k: v for k, v in found.items() if v.tests}
 
 
-def run_exercise(answer: str, tests: dict[str, str]) -> dict[str, str | None]:
+def run_exercise(answer: str, tests: dict[str, str],
+                 references: dict[str, str] | None = None) -> dict[str, str | None]:
     """Execute ``answer`` then each test cell in a fresh namespace; map each test's
-    grade_id to ``None`` (passed) or the error it raised. For testing the tests."""
+    grade_id to ``None`` (passed) or the error it raised. For testing the tests.
+    ``references`` (the solutions' answer cells by grade_id) stand in for earlier exercises
+    inside ``grading.reference_answers`` blocks, as in grading; without them those blocks use
+    the answer's own functions, as in a student's notebook."""
+    from genai_course import grading
+
     results: dict[str, str | None] = {}
     namespace: dict[str, Any] = {"__name__": "__exercise__"}
     try:
@@ -60,7 +67,9 @@ def run_exercise(answer: str, tests: dict[str, str]) -> dict[str, str | None]:
         return {gid: f"answer cell raised {type(exc).__name__}: {exc}" for gid in tests}
     for gid, source in tests.items():
         try:
-            exec(compile(source, f"<{gid}>", "exec"), dict(namespace))
+            with (contextlib.nullcontext() if references is None
+                  else grading.references_in_process(namespace, references)):
+                exec(compile(source, f"<{gid}>", "exec"), dict(namespace))
             results[gid] = None
         except Exception as exc:
             results[gid] = f"{type(exc).__name__}: {exc}"

@@ -6,14 +6,22 @@
   chapter's notebook change nothing: only answers are taken from a submission. Ordinary
   code cells (demos, plots, training) are left out; grading needs the imports cell (id
   ``imports``), the answers and the tests.
-* :class:`SandboxedExecute` (replaces nbgrader's ``Execute``): each answer runs in a child
-  process (:mod:`genai_course.course.sandbox`) and the tests, in the kernel, call proxies that only
-  bring back plain data. No student code runs where the tests decide.
+* :class:`SandboxedExecute` (replaces nbgrader's ``Execute``): each answer runs in an
+  isolated student process (:mod:`genai_course.course.sandbox`) and the tests, in the kernel,
+  call proxies that only bring back plain data. No student code runs where the tests decide.
+  Before anything runs it checks that the test cells nbgrader restored from the gradebook
+  are the instructor's. With ``reuse_kernel`` (what ``genai-course grade`` uses) one warm
+  kernel grades submission after submission, reset in between.
 * :class:`SummarizeHiddenTests` (feedback): hidden tests' code and output are replaced by a
   one-line verdict, so feedback never shows them.
 * :class:`ReadableFeedback` (feedback): tracebacks keep the notebook's own frames (the failing
   line of the test cell and the error), never the package's, the sandbox's or any path on the
   instructor's machine; answer cells lose output repeated from the imports cell (the header).
+
+The instructor's notebooks (the release and the source with the hidden tests and
+solutions) are read once per process and kept in memory with their SHA-256
+(:func:`trusted_chapter`); if a file changes while grading runs, grading stops with
+:class:`CourseFilesChanged` instead of trusting the new content.
 """
 
 from __future__ import annotations
@@ -21,17 +29,25 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import hashlib
 import re
-from functools import lru_cache
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import nbformat
+from nbclient.util import run_sync
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Enum
+from traitlets import Bool, Enum
 
 from genai_course.course.conventions import HIDDEN_MARK, IMPORTS_CELL
+
+
+class CourseFilesChanged(RuntimeError):
+    """An instructor's notebook, or the gradebook's copy of a test, is not what grading
+    started with."""
 
 
 def _meta(cell: Any) -> dict:
@@ -42,18 +58,65 @@ def is_answer(cell: Any) -> bool:
     return bool(_meta(cell).get("solution")) and bool(_meta(cell).get("grade_id"))
 
 
-@lru_cache(maxsize=32)
-def _read(path: str, mtime: float) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)
+@dataclass(frozen=True)
+class TrustedChapter:
+    """A chapter's release and source notebooks as read when grading started."""
+
+    release: nbformat.NotebookNode
+    source: nbformat.NotebookNode
+    digests: tuple[tuple[str, str], ...]
+
+    def tests(self) -> dict[str, str]:
+        """The instructor's graded test cells (hidden tests included), by grade_id, and the
+        imports cell (key :data:`IMPORTS_CELL`)."""
+        found = {_meta(c)["grade_id"]: c.source for c in self.source.cells
+                 if _meta(c).get("grade") and not is_answer(c) and c.cell_type == "code"}
+        found[IMPORTS_CELL] = self.imports()
+        return found
+
+    def imports(self) -> str:
+        return next((c.source for c in self.source.cells if c.get("id") == IMPORTS_CELL), "")
+
+    def solutions(self) -> dict[str, str]:
+        """The instructor's answer to each code exercise, by grade_id."""
+        return {_meta(c)["grade_id"]: c.source for c in self.source.cells
+                if is_answer(c) and c.cell_type == "code"}
+
+
+_TRUSTED: dict[tuple[str, str], TrustedChapter] = {}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def trusted_chapter(config: Any, assignment: str, notebook: str) -> TrustedChapter:
+    """The chapter's notebooks, read on first use and kept in memory; raises
+    :class:`CourseFilesChanged` when a file on disk no longer has the SHA-256 it had."""
+    course = CourseDirectory(config=config)
+    paths = [Path(course.format_path(folder, ".", assignment)) / f"{notebook}.ipynb"
+             for folder in (course.release_directory, course.source_directory)]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"no notebook {path}; run `genai-course release`")
+    key = (str(paths[0].resolve()), notebook)
+    known = _TRUSTED.get(key)
+    digests = tuple((str(p), _digest(p)) for p in paths)
+    if known is not None:
+        changed = [p for (p, d), (_, k) in zip(digests, known.digests, strict=True) if d != k]
+        if changed:
+            raise CourseFilesChanged(
+                f"{', '.join(changed)} changed while grading was running; nothing from it was "
+                "used. If you changed it on purpose, start grading again.")
+        return known
+    release, source = (nbformat.read(p, as_version=4) for p in paths)
+    _TRUSTED[key] = TrustedChapter(release, source, digests)
+    return _TRUSTED[key]
 
 
 def release_notebook(config: Any, assignment: str, notebook: str) -> nbformat.NotebookNode:
     """The released (student) version of ``assignment/notebook``, per the course config."""
-    course = CourseDirectory(config=config)
-    path = Path(course.format_path(course.release_directory, ".", assignment)) / f"{notebook}.ipynb"
-    if not path.is_file():
-        raise FileNotFoundError(f"no release notebook {path}; run `genai-course release`")
-    return copy.deepcopy(_read(str(path), path.stat().st_mtime))
+    return copy.deepcopy(trusted_chapter(config, assignment, notebook).release)
 
 
 def exported_names(stub: str) -> list[str]:
@@ -114,34 +177,103 @@ class RebuildFromRelease(NbGraderPreprocessor):
         return rebuilt, resources
 
 
+def verify_tests(nb: Any, chapter: TrustedChapter) -> None:
+    """Every graded test cell and the imports cell of ``nb`` (as nbgrader restored them from
+    the gradebook) must be the instructor's, character for character."""
+    expected = chapter.tests()
+    for cell in nb.cells:
+        key = IMPORTS_CELL if cell.get("id") == IMPORTS_CELL else _meta(cell).get("grade_id")
+        if cell.cell_type != "code" or key not in expected or is_answer(cell):
+            continue
+        if cell.source != expected[key]:
+            raise CourseFilesChanged(
+                f"the test cell {key} that nbgrader took from the gradebook differs from the "
+                "instructor's notebook: the gradebook may have been edited. Nothing was graded; "
+                "run `genai-course release` to register the chapter again.")
+
+
 class SandboxedExecute(Execute):
     """nbgrader's Execute, with every answer cell run in the student's sandbox process."""
 
     # the grading kernel holds nothing worth an orderly exit once its last cell has run
     # (the sandbox is closed by then); a graceful shutdown costs about 1.5 s per submission
     shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
+    reuse_kernel = Bool(False, help=(
+        "Grade every notebook in one warm kernel, reset between notebooks, instead of a new "
+        "kernel each (safe because no student code runs in the kernel). genai-course grade "
+        "turns this on; plain nbgrader autograde keeps a kernel per notebook.")).tag(config=True)
 
-    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+    _warm: ClassVar[tuple[Any, Any] | None] = None  # (kernel manager, client) of this process
+
+    def _warm_kernel(self, nb: Any) -> Any:
+        """This process's warm kernel manager, (re)started when needed."""
+        warm = SandboxedExecute._warm
+        if warm is not None:
+            if run_sync(warm[0].is_alive)():
+                return warm[0]
+            warm[1].stop_channels()
+            run_sync(warm[0].cleanup_resources)()
+            SandboxedExecute._warm = None
+        self.nb = nb  # its kernelspec names the kernel
+        self.km = self.create_kernel_manager()
+        self.start_new_kernel(cwd=tempfile.gettempdir())
+        SandboxedExecute._warm = (self.km, super().start_new_kernel_client())
+        return self.km
+
+    @classmethod
+    def shutdown_warm_kernel(cls) -> None:
+        """Stop this process's warm kernel (and with it the sandbox it started)."""
+        if cls._warm is not None:
+            km, kc = cls._warm
+            cls._warm = None
+            kc.stop_channels()
+            run_sync(km.shutdown_kernel)(now=True)
+
+    def start_new_kernel_client(self) -> Any:
+        warm = SandboxedExecute._warm
+        if self.reuse_kernel and warm is not None and self.km is warm[0]:
+            self.kc = warm[1]
+            return self.kc
+        return super().start_new_kernel_client()
+
+    def preprocess(self, nb: Any, resources: dict, km: Any = None) -> tuple[Any, dict]:
         info = resources["nbgrader"]
-        release = release_notebook(self.config, info["assignment"], info["notebook"])
+        chapter = trusted_chapter(self.config, info["assignment"], info["notebook"])
+        verify_tests(nb, chapter)
         exports = {_meta(c)["grade_id"]: exported_names(c.source)
-                   for c in release.cells if is_answer(c) and c.cell_type == "code"}
-        setup = next((c.source for c in nb.cells if c.get("id") == IMPORTS_CELL), "")
+                   for c in chapter.release.cells if is_answer(c) and c.cell_type == "code"}
+        from genai_course.course.sandbox.process import warm_answer_modules
+
+        setup = chapter.imports()
+        # libraries the answers import (numpy, scipy, ...): imported ahead by the sandbox's
+        # template, so importing them does not eat into a student's time limit
+        warm = sorted({m for cell in nb.cells if cell.cell_type == "code" and is_answer(cell)
+                       for m in warm_answer_modules(cell.source)})
         originals = [cell.source for cell in nb.cells]
         for cell in nb.cells:
             if cell.get("id") == IMPORTS_CELL:
-                cell.source = ("import genai_course.course.sandbox as __sandbox__\n"
-                               f"__sandbox__.start({setup!r})\n" + setup)
+                # the test helpers are imported before any student code exists
+                cell.source = ("import genai_course.grading\n"
+                               "import genai_course.course.sandbox as __sandbox__\n"
+                               f"__sandbox__.start({setup!r}, {chapter.solutions()!r}, "
+                               f"{warm!r})\n"
+                               + setup)
             elif cell.cell_type == "code" and is_answer(cell):
                 gid = _meta(cell)["grade_id"]
                 cell.source = (f"__sandbox__.run_cell({cell.source!r}, {gid!r}, "
                                f"{exports.get(gid, [])!r}, globals())")
-        closing = nbformat.v4.new_code_cell("__sandbox__.ACTIVE.close()")
-        nb.cells.append(closing)
+        added = [nbformat.v4.new_code_cell("__sandbox__.ACTIVE.close()")]
+        if self.reuse_kernel:
+            km = self._warm_kernel(nb)
+            added.insert(0, nbformat.v4.new_code_cell(
+                "get_ipython().run_line_magic('reset', '-f')"))
+            nb.cells.insert(0, added[0])
+        nb.cells.append(added[-1])
+        ids = {cell.id for cell in added}
         try:
-            nb, resources = super().preprocess(nb, resources)
+            nb, resources = super().preprocess(nb, resources, km=km)
         finally:
-            nb.cells = [c for c in nb.cells if c is not closing and c.get("id") != closing.id]
+            nb.cells = [c for c in nb.cells if c.get("id") not in ids]
             for cell, source in zip(nb.cells, originals, strict=True):
                 cell.source = source
         return nb, resources

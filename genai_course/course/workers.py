@@ -1,10 +1,13 @@
 """A long-lived ``nbgrader autograde`` process, so a class is not graded at the cost of one
-nbgrader start-up (about 2-3 s of CPU) per submission.
+nbgrader start-up, one kernel start-up and one sandbox start-up per submission.
 
 The worker loads the course's configuration exactly as the ``nbgrader`` command does
 (Jupyter's config paths, then the course's ``nbgrader_config.py``) and grades each request
 with nbgrader's own API (``NbGraderAPI.autograde``, what the Formgrader calls), so the
-gradebook is the one ``nbgrader autograde`` writes. Requests and replies are JSON lines:
+gradebook is the one ``nbgrader autograde`` writes. It turns on
+``SandboxedExecute.reuse_kernel``: one warm grading kernel (with torch imported, and the
+sandbox template it started) grades every submission, reset in between; no student code
+ever runs in it. Requests and replies are JSON lines:
 
     {"chapter": ..., "student": ..., "submitted_dir": ... or null, "log": path}
     {"success": true} or {"success": false, "error": "..."}
@@ -33,10 +36,13 @@ def serve(root: Path, db_url: str) -> None:
     from nbgrader.apps.baseapp import NbGrader
     from nbgrader.utils import temp_attrs
 
+    from genai_course.course.nbgrader_plugins import SandboxedExecute
+
     os.chdir(root)
     app = NbGrader()
     app.initialize([], root=str(root))
     app.coursedir.db_url = db_url
+    app.config.SandboxedExecute.reuse_kernel = True  # one warm kernel for every submission
     api = NbGraderAPI(coursedir=app.coursedir, parent=app)
     for line in sys.stdin:
         request = json.loads(line)
@@ -52,21 +58,26 @@ def serve(root: Path, db_url: str) -> None:
             reply["error"] = result.get("error", "").strip().splitlines()[-1:]
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
+    SandboxedExecute.shutdown_warm_kernel()
 
 
 class AutogradeWorker:
     """The parent's handle on one worker process (started on first use)."""
 
-    def __init__(self, root: Path, db_url: str) -> None:
-        self.root, self.db_url = root, db_url
+    def __init__(self, root: Path, db_url: str, isolated: bool = True) -> None:
+        self.root, self.db_url, self.isolated = root, db_url, isolated
         self._proc: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
+        env = dict(os.environ)
+        env.pop("GENAI_COURSE_ISOLATION", None)
+        if not self.isolated:
+            env["GENAI_COURSE_ISOLATION"] = "off"
         return subprocess.Popen(
             [sys.executable, "-m", "genai_course.course.workers", str(self.root),
              self.db_url],
             cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+            stderr=subprocess.DEVNULL, text=True, start_new_session=True, env=env,
         )
 
     def autograde(self, chapter: str, student: str, submitted_dir: Path | None, log: Path,
@@ -85,7 +96,7 @@ class AutogradeWorker:
             pass  # the worker is gone; reading its reply says so
         ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
         if not ready:
-            self.close()
+            self.close(graceful=False)
             return f"grading took longer than {timeout:g} s and was stopped"
         line = self._proc.stdout.readline()
         if not line:
@@ -98,10 +109,17 @@ class AutogradeWorker:
             return f"nbgrader autograde failed ({' '.join(reply['error'])}); see {where}"
         return None
 
-    def close(self) -> None:
-        """Stop the worker (and anything it started in its session)."""
+    def close(self, graceful: bool = True) -> None:
+        """Stop the worker: let it shut its kernel (and the sandbox) down, or kill it (its
+        kernel follows within a second, and the sandbox with the kernel)."""
         if self._proc is None:
             return
+        if graceful and self._proc.stdin is not None:
+            try:
+                self._proc.stdin.close()
+                self._proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         try:
             os.killpg(self._proc.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -79,3 +79,14 @@ register(Checkpoint(
                 "hold the chapter's fine-tuning study (full vs LoRA ranks and targets, seeds, "
                 "prompt mask, DPO betas).",
 ))
+
+register(Checkpoint(
+    name="tinychat",
+    filename="tinychat.pt",
+    sha256="6e35fb027089b8336707d2de004d98422c0b5bf16f776d5eb168b5a6f245b171",
+    recipe="genai_course.pretrained.tinychat",
+    description="Chapters 6-10: TinyChat, the course's instruction-following chat model (the "
+                "chapter 3 GPT, 4 layers, 128 wide, context 512), pretrained and "
+                "instruction-tuned on TinyLang, TinyWorld and the task world; model.chat is "
+                "its ChatModel.",
+))

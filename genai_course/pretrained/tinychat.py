@@ -41,27 +41,36 @@ from genai_course.llm.transformer import GPT, GPTConfig, train_lm
 CONFIG: dict[str, Any] = dict(block_size=512, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
                               positional="rope")
 #: The training run (a GPU run may raise the steps; see :func:`train`).
-TRAINING: dict[str, Any] = dict(pretrain_steps=200, pretrain_batch=6, pretrain_lr=2e-3,
-                                sft_steps=1200, sft_tokens=2560, sft_lr=2e-3,
-                                warmup=50, weight_decay=0.1, threads=1)
+TRAINING: dict[str, Any] = dict(pretrain_steps=400, pretrain_batch=6, pretrain_lr=3e-3,
+                                sft_steps=4400, sft_tokens=2560, sft_lr=2e-3,
+                                warmup=100, weight_decay=0.1, threads=1)
 
 #: Instruction-tuning mixture: family -> (weight, options sampler).
 MIXTURE: dict[str, float] = {
-    "add": 0.15, "sub": 0.08, "sort": 0.03, "reverse": 0.03, "max": 0.03, "count": 0.03,
-    "fact": 0.14, "context": 0.07, "mc": 0.03, "json": 0.08, "classify": 0.10,
-    "cipher": 0.05, "format": 0.08, "say": 0.02, "subject": 0.06,
+    "add": 0.22, "sub": 0.08, "sort": 0.02, "reverse": 0.02, "max": 0.02, "count": 0.02,
+    "fact": 0.16, "context": 0.05, "mc": 0.02, "json": 0.07, "classify": 0.11,
+    "cipher": 0.03, "format": 0.10, "say": 0.02, "subject": 0.06,
 }
+#: Arithmetic operand sizes: digits -> (weight, probability of the scratchpad). Two digits
+#: are mostly answered directly; three and four mostly step by step.
+DIGITS: dict[int, tuple[float, float]] = {1: (0.1, 0.2), 2: (0.45, 0.2), 3: (0.2, 0.6),
+                                          4: (0.25, 0.6)}
+#: The fraction of in-context label items with natural label words (the rest arbitrary).
+NATURAL_LABELS = 0.35
 
 
 def _options(family: str, rng: random.Random) -> dict[str, Any]:
     """Options of a training item: what TinyChat is (and is not) taught."""
+    if family in ("add", "sub"):
+        digits = rng.choices(list(DIGITS), weights=[w for w, _ in DIGITS.values()])[0]
+        return {"digits": digits, "scratchpad": rng.random() < DIGITS[digits][1]}
     if family == "fact":
         return {"people": "trained"}
     if family == "context":  # read invented people mostly; held-back people never appear
         return {"source": "fresh" if rng.random() < 0.7 else "trained",
                 "n_docs": rng.randint(1, 4)}
     if family == "classify":
-        return {"mapping": "natural" if rng.random() < 0.35 else "arbitrary"}
+        return {"mapping": "natural" if rng.random() < NATURAL_LABELS else "arbitrary"}
     if family == "subject":  # defended injections are answered; undefended ones never shown
         defence = rng.choice(("none", "delimiters", "datamark", "system"))
         return {"defence": defence, "attack": defence != "none" and rng.random() < 0.5}
@@ -350,8 +359,28 @@ def format_report_card(card: Sequence[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- model card
 
 #: What the shipped checkpoint gets wrong, written from its measured report card.
-FAILURE_MODES = """Not measured yet: the checkpoint has not been trained and shipped (see the
-report card above once `genai-course retrain tinychat` has run)."""
+FAILURE_MODES = """Measured on the report card above (greedy decoding, fresh test-split items):
+
+- **Arithmetic without a scratchpad** fails beyond two digits: four-digit sums and
+  differences answered directly are almost never right, while the step-by-step scratchpad
+  gets most four-digit sums right. Two-digit addition answered directly is right only about
+  half the time, and subtraction is much weaker than addition, worst with borrows.
+- **Reading documents does not work**: given the biography that holds the answer (the
+  retrieval rows), it answers no better than from memory; it names a plausible value of the
+  right kind instead of copying the one in the context.
+- **Closed-book facts** about the trained people are right about half the time; about people
+  it never saw it still answers with a confident, well-formed value far more often than it
+  is right (answering without knowing).
+- **In-context label mapping does not emerge**: with arbitrary labels (`foo`/`bar`) it stays
+  at chance however many examples are shown, and with flipped labels it follows the words'
+  meaning, not the examples.
+- **Sorting and the cipher** are essentially never right; reversing a list works for short
+  lists only. "Say WORD." fails for words it was never trained on.
+- **Formats** are obeyed (upper case, one word, brackets, a sentence) even when the content
+  inside them is wrong.
+- **Injected instructions** in the injection study are ignored in every setting measured,
+  because training never showed an undefended injection to follow: chapter 6's attacks
+  need other phrasings to succeed."""
 
 
 def model_card(payload: dict[str, Any]) -> str:
@@ -362,6 +391,8 @@ def model_card(payload: dict[str, Any]) -> str:
     cfg, run, metrics = payload["config"], payload["extra"]["training"], payload["metrics"]
     world = default_world()
     mixture = ", ".join(f"{k} {v:.0%}" for k, v in payload["extra"]["mixture"].items())
+    digits = ", ".join(f"{d} digit{'s' * (d > 1)} {w:.0%} (scratchpad on {p:.0%} of them)"
+                       for d, (w, p) in DIGITS.items())
     pre_tokens = run["pretrain_steps"] * run["pretrain_batch"] * cfg["block_size"]
     seconds = metrics.get("train_seconds", metrics["train_seconds_before_report"])
     return f"""# Model card: TinyChat
@@ -405,8 +436,8 @@ Everything is generated by the package (nothing downloaded):
   that probability), which the model may learn (chapter 10). A favourite colour is generated
   for every person but never trained on (chapter 7 teaches it as a new relation).
 - The task world (`genai_course.data.tasks`), train split only: instruction-tuning mixture
-  {mixture}. Arithmetic has 1-4 digits, half with a step-by-step scratchpad; in-context
-  label tasks use natural (35%) or arbitrary label words; injected instructions are trained
+  {mixture}. Arithmetic operands have {digits}; in-context label tasks use natural
+  ({NATURAL_LABELS:.0%}) or arbitrary label words; injected instructions are trained
   only inside delimiters, datamarking or under a system-prompt warning (never undefended).
   A fixed 10% of question keys (by hash) forms the test split and is never trained on.
 

@@ -1,26 +1,32 @@
-"""The student's side of the sandbox: a child process that runs answer cells and calls.
+"""The student's side of the sandbox: the loop that runs answer cells and calls.
 
-Started by :class:`genai_course.course.sandbox.process.StudentProcess` as
-``python -m genai_course.course.sandbox.child READ_FD WRITE_FD``. It reads requests, each a
-:mod:`~genai_course.course.sandbox.codec` message, and answers each one:
+A student process is forked from the sandbox template
+(:mod:`genai_course.course.sandbox.template`) and isolated before this loop starts. It reads
+requests from its one connection to the grader, each a :mod:`~genai_course.course.sandbox.codec`
+message ``(request_id, kind, *arguments)``, and answers each with
+``(request_id, "ok", value, output)`` or ``(request_id, "error", name, message, traceback,
+output)``:
 
-* ``("exec", source, label, exports)``: run ``source`` in the student namespace; reply with
-  which exported names are callables and the values of the other exported names.
-* ``("call", name, args, kwargs)``: call the student's function; reply with its result.
-* ``("disable", [(module, qualname), ...])`` / ``("enable",)``: switch the package's own
-  implementations off (``grading.package_disabled``) and back on.
+* ``("exec", source, label, exports)``: run ``source`` in the student namespace; the value is
+  which of ``exports`` are callables and the plain-data values of the others.
+* ``("call", name, args, kwargs)``: call the student's function; the value is its result.
+* ``("bind", {name: source})``: while the tests of a later exercise run, ``name`` means the
+  reference answer defined by ``source`` (an earlier exercise's solution, see
+  ``grading.reference_answers``); ``("unbind",)`` restores the student's own.
 
-Whatever the student's code prints is kept up to a limit and sent back with the reply; the
-process's own stdout and stderr go to ``/dev/null``.
+What the student's code prints is kept up to :data:`OUTPUT_LIMIT` characters per request and
+sent back with the reply; the process's own stdout and stderr go to ``/dev/null``. Nothing
+here is trusted by the grader: it checks every reply (see
+:mod:`genai_course.course.sandbox.process`).
+
+Used in: grading (every chapter).
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
-import contextlib
-import importlib
 import io
-import os
 import sys
 import traceback
 from multiprocessing.connection import Connection
@@ -28,7 +34,9 @@ from typing import Any
 
 from genai_course.course.sandbox import codec
 
-OUTPUT_LIMIT = 20_000
+OUTPUT_LIMIT = 4_000
+MAX_REQUEST = codec.MAX_BYTES + 8
+_MISSING = object()
 
 
 class CappedOutput(io.TextIOBase):
@@ -56,11 +64,12 @@ class CappedOutput(io.TextIOBase):
         return text
 
 
-def _error(exc: BaseException, output: str) -> tuple:
+def _error(request_id: int, exc: BaseException, output: str) -> tuple:
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    # drop the worker's own frames: the student sees their code only
+    # drop the sandbox's own frames: the student sees their code only
     lines = [lines[0]] + [ln for ln in lines[1:] if __file__ not in ln]
-    return ("error", type(exc).__name__, str(exc)[:2000], "".join(lines)[-4000:], output)
+    return (request_id, "error", type(exc).__name__, str(exc)[:2000], "".join(lines)[-4000:],
+            output)
 
 
 def _encodable(value: Any) -> bool:
@@ -71,64 +80,86 @@ def _encodable(value: Any) -> bool:
     return True
 
 
-def _resolve(module: str, qualname: str) -> Any:
-    target: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    return target
+def imports_only(source: str) -> str:
+    """The import statements of ``source`` (the notebook's imports cell), nothing else."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    kept = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
 
 
-def serve(inbox: Connection, outbox: Connection) -> None:
+class Student:
+    """The student namespace and what the requests do to it."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.setup = ""
+        self.saved: dict[str, Any] = {}
+
+    def exec(self, source: str, label: str, exports: list[str]) -> tuple:
+        if label == "setup":
+            self.setup = source
+        exec(compile(source, f"<{label}>", "exec"), self.namespace)
+        functions, values = [], {}
+        for name in exports:
+            if callable(self.namespace.get(name)):
+                functions.append(name)
+            elif name in self.namespace and _encodable(self.namespace[name]):
+                values[name] = self.namespace[name]
+        return functions, values
+
+    def call(self, name: str, args: tuple, kwargs: dict) -> Any:
+        return self.namespace[name](*args, **kwargs)
+
+    def bind(self, references: dict[str, str]) -> None:
+        for name, source in references.items():
+            scope: dict[str, Any] = {"__name__": "__reference__"}
+            exec(compile(imports_only(self.setup), "<imports>", "exec"), scope)
+            exec(compile(source, f"<reference {name}>", "exec"), scope)
+            self.saved.setdefault(name, self.namespace.get(name, _MISSING))
+            self.namespace[name] = scope[name]
+
+    def unbind(self) -> None:
+        for name, value in self.saved.items():
+            if value is _MISSING:
+                self.namespace.pop(name, None)
+            else:
+                self.namespace[name] = value
+        self.saved = {}
+
+
+def serve(conn: Connection) -> None:
+    """Answer requests until the grader closes the connection."""
     out = CappedOutput()
     sys.stdout = sys.stderr = out
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    disabled: contextlib.ExitStack | None = None
+    student = Student()
     while True:
         try:
-            request = codec.decode(inbox.recv_bytes())
-        except EOFError:
+            request = codec.decode(conn.recv_bytes(MAX_REQUEST))
+        except (EOFError, OSError):
             return
-        kind = request[0]
+        request_id, kind, *args = request
         try:
             if kind == "exec":
-                _, source, label, exports = request
-                exec(compile(source, f"<{label}>", "exec"), namespace)
-                functions, values = [], {}
-                for name in exports:
-                    if callable(namespace.get(name)):
-                        functions.append(name)
-                    elif name in namespace and _encodable(namespace[name]):
-                        values[name] = namespace[name]
-                reply: tuple = ("ok", (functions, values), out.take())
+                value: Any = student.exec(*args)
             elif kind == "call":
-                _, name, args, kwargs = request
-                reply = ("ok", namespace[name](*args, **kwargs), out.take())
-            elif kind == "disable":
-                from genai_course.grading import package_disabled
-
-                disabled = contextlib.ExitStack()
-                disabled.enter_context(package_disabled(*(_resolve(*f) for f in request[1])))
-                reply = ("ok", None, "")
-            elif kind == "enable":
-                if disabled is not None:
-                    disabled.close()
-                    disabled = None
-                reply = ("ok", None, "")
+                value = student.call(*args)
+            elif kind == "bind":
+                value = student.bind(*args)
+            elif kind == "unbind":
+                value = student.unbind()
             else:
-                reply = ("error", "ValueError", f"unknown request {kind!r}", "", "")
+                raise ValueError(f"unknown request {kind!r}")
             try:
-                message = codec.encode(reply)
+                message = codec.encode((request_id, "ok", value, out.take()))
             except codec.CodecError as exc:  # the result is not plain data
-                message = codec.encode(("error", "TypeError", str(exc), "", out.take()))
+                message = codec.encode((request_id, "error", "TypeError", str(exc), "",
+                                        out.take()))
         except BaseException as exc:  # the student's code may raise anything, even SystemExit
             try:
-                message = codec.encode(_error(exc, out.take()))
+                message = codec.encode(_error(request_id, exc, out.take()))
             except codec.CodecError:
-                message = codec.encode(("error", type(exc).__name__, "", "", ""))
-        outbox.send_bytes(message)
-
-
-if __name__ == "__main__":
-    inbox = Connection(int(sys.argv[1]), writable=False)
-    serve(inbox, Connection(int(sys.argv[2]), readable=False))
-    os._exit(0)  # do not wait for threads the student's code may have left running
+                message = codec.encode((request_id, "error", type(exc).__name__, "", "", ""))
+        conn.send_bytes(message)
