@@ -22,25 +22,21 @@ def lora_forward(x, weight, bias, lora_A, lora_B, alpha):
     return F.linear(x, w, bias)
 ''',
     },
-    "ex2_merge_lora_layer": {
-        "deep copy of the base, weight updated in the copy": '''
-def merge_lora_layer(layer):
-    import copy
-    merged = copy.deepcopy(layer.base)
-    with torch.no_grad():
-        merged.weight.add_(layer.lora_B.weight @ layer.lora_A.weight, alpha=layer.alpha / layer.r)
+    "ex2_merge_lora_weight": {
+        "torch.addmm (a new tensor: weight + scale * B @ A)": '''
+def merge_lora_weight(weight, lora_A, lora_B, alpha):
+    return torch.addmm(weight, lora_B, lora_A, alpha=alpha / lora_A.shape[0])
+''',
+        "clone, then add in place to the copy": '''
+def merge_lora_weight(weight, lora_A, lora_B, alpha):
+    merged = weight.clone()
+    merged.add_(lora_B @ lora_A, alpha=alpha / len(lora_A))
     return merged
 ''',
-        "new parameters assigned, update with torch.mm": '''
-def merge_lora_layer(layer):
-    base = layer.base
-    merged = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None)
-    delta = torch.mm(layer.lora_B.weight.detach(), layer.lora_A.weight.detach())
-    delta = delta * layer.alpha / layer.r
-    merged.weight = nn.Parameter(base.weight.detach() + delta)
-    if base.bias is not None:
-        merged.bias = nn.Parameter(base.bias.detach().clone())
-    return merged
+        "einsum over the rank": '''
+def merge_lora_weight(weight, lora_A, lora_B, alpha):
+    r = lora_A.size(0)
+    return weight + torch.einsum("or,ri->oi", lora_B, lora_A) * alpha / r
 ''',
     },
     "ex3_answer_only_targets": {

@@ -32,36 +32,44 @@ def lora_forward(x, weight, bias, lora_A, lora_B, alpha):
         return layer(x)
 ''',
     },
-    "ex2_merge_lora_layer": {
-        "adds the update to the base in place and returns the base": '''
-def merge_lora_layer(layer):
-    with torch.no_grad():
-        layer.base.weight += (layer.alpha / layer.r) * layer.lora_B.weight @ layer.lora_A.weight
-    return layer.base
-''',
-        "forgets the bias": '''
-def merge_lora_layer(layer):
-    base = layer.base
-    merged = nn.Linear(base.in_features, base.out_features, bias=False)
-    with torch.no_grad():
-        delta = layer.lora_B.weight @ layer.lora_A.weight
-        merged.weight.copy_(base.weight + (layer.alpha / layer.r) * delta)
-    return merged
+    "ex2_merge_lora_weight": {
+        "adds the update to the base weight in place and returns it": '''
+def merge_lora_weight(weight, lora_A, lora_B, alpha):
+    weight += (alpha / lora_A.shape[0]) * (lora_B @ lora_A)
+    return weight
 ''',
         "scales by r / alpha": '''
-def merge_lora_layer(layer):
-    base = layer.base
-    merged = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None)
-    with torch.no_grad():
-        delta = layer.lora_B.weight @ layer.lora_A.weight
-        merged.weight.copy_(base.weight + (layer.r / layer.alpha) * delta)
-        if base.bias is not None:
-            merged.bias.copy_(base.bias)
-    return merged
+def merge_lora_weight(weight, lora_A, lora_B, alpha):
+    return weight + (lora_A.shape[0] / alpha) * (lora_B @ lora_A)
+''',
+        "scales by alpha, not alpha / r": '''
+def merge_lora_weight(weight, lora_A, lora_B, alpha):
+    return weight + alpha * (lora_B @ lora_A)
+''',
+        "returns the update without the base weight": '''
+def merge_lora_weight(weight, lora_A, lora_B, alpha):
+    return (alpha / lora_A.shape[0]) * (lora_B @ lora_A)
 ''',
         "calls the package's merge": '''
-def merge_lora_layer(layer):
-    return layer.merge()
+def merge_lora_weight(weight, lora_A, lora_B, alpha):
+    from genai_course.finetune.lora import LoRALinear
+    layer = LoRALinear(nn.Linear(weight.shape[1], weight.shape[0], bias=False), r=lora_A.shape[0],
+                       alpha=alpha)
+    with torch.no_grad():
+        layer.base.weight.copy_(weight)
+        layer.lora_A.weight.copy_(lora_A)
+        layer.lora_B.weight.copy_(lora_B)
+    return layer.merge().weight.detach()
+''',
+        "calls the package's delta_weight": '''
+def merge_lora_weight(weight, lora_A, lora_B, alpha):
+    from genai_course.finetune.lora import LoRALinear
+    layer = LoRALinear(nn.Linear(weight.shape[1], weight.shape[0], bias=False), r=lora_A.shape[0],
+                       alpha=alpha)
+    with torch.no_grad():
+        layer.lora_A.weight.copy_(lora_A)
+        layer.lora_B.weight.copy_(lora_B)
+        return weight + layer.delta_weight()
 ''',
     },
     "ex3_answer_only_targets": {
@@ -112,6 +120,11 @@ def dpo_loss(policy_chosen, policy_rejected, reference_chosen, reference_rejecte
 def dpo_loss(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta):
     margin = (policy_chosen - reference_chosen) - (policy_rejected - reference_rejected)
     return -torch.log(torch.sigmoid(beta * margin)).mean()
+''',
+        "detaches the loss: autograd cannot train the policy with it": '''
+def dpo_loss(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta):
+    margin = (policy_chosen - reference_chosen) - (policy_rejected - reference_rejected)
+    return -F.logsigmoid(beta * margin).mean().detach()
 ''',
         "calls the package": '''
 def dpo_loss(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta):
