@@ -63,13 +63,10 @@ def merge_lora_weight(weight, lora_A, lora_B, alpha):
 ''',
         "calls the package's delta_weight": '''
 def merge_lora_weight(weight, lora_A, lora_B, alpha):
-    from genai_course.finetune.lora import LoRALinear
-    layer = LoRALinear(nn.Linear(weight.shape[1], weight.shape[0], bias=False), r=lora_A.shape[0],
-                       alpha=alpha)
-    with torch.no_grad():
-        layer.lora_A.weight.copy_(lora_A)
-        layer.lora_B.weight.copy_(lora_B)
-        return weight + layer.delta_weight()
+    from genai_course.finetune import lora
+    adapter = lora.LoRALinear(nn.Linear(lora_A.size(1), lora_B.size(0)), r=len(lora_A), alpha=alpha)
+    adapter.lora_A.weight.data, adapter.lora_B.weight.data = lora_A, lora_B
+    return weight + adapter.delta_weight().detach()
 ''',
     },
     "ex3_answer_only_targets": {
