@@ -72,7 +72,7 @@ register(Checkpoint(
 register(Checkpoint(
     name="tinychat",
     filename="tinychat.pt",
-    sha256="6e35fb027089b8336707d2de004d98422c0b5bf16f776d5eb168b5a6f245b171",
+    sha256="75c2d034dba87ddd82657a25a04d8f9e3818306b9a07123ba1958bf9a1cce71a",
     recipe="genai_course.pretrained.tinychat",
     description="Chapters 6-10: TinyChat, the course's instruction-following chat model (the "
                 "chapter 3 GPT, 4 layers, 128 wide, context 512), pretrained and "
