@@ -72,12 +72,12 @@ def accuracy(chat: ChatModel, family: str, n: int, seed: int, **options) -> floa
 #: Each threshold is the shipped checkpoint's accuracy on exactly these items (measured
 #: in brackets) minus a margin of about two standard errors; the items are fixed by the seed.
 @pytest.mark.parametrize("family, options, least", [
-    ("add", {"digits": 2, "scratchpad": False}, 0.78),  # measured 0.88
-    ("add", {"digits": 4, "scratchpad": True}, 0.9),  # 0.98
-    ("json", {}, 0.9),  # 1.00
-    ("fact", {"people": "trained"}, 0.75),  # 0.85 (chance 1/8 to 1/62)
-    ("format", {"where": "system"}, 0.5),  # 0.63: format and content both right
-    ("classify", {"shots": 0, "mapping": "natural"}, 0.85),  # 0.93 (chance 0.5)
+    ("add", {"digits": 2, "scratchpad": False}, 0.9),  # measured 0.98
+    ("add", {"digits": 4, "scratchpad": True}, 0.9),  # 1.00
+    ("json", {}, 0.9),  # 0.98
+    ("fact", {"people": "trained"}, 0.78),  # 0.88 (chance 1/8 to 1/62)
+    ("format", {"where": "system"}, 0.6),  # 0.75: format and content both right
+    ("classify", {"shots": 0, "mapping": "natural"}, 0.75),  # 0.85 (chance 0.5)
 ])
 def test_accuracy_on_fresh_items(chat: ChatModel, family, options, least) -> None:
     """60 fresh test-split items per task (a seed the report card did not use)."""
@@ -85,8 +85,8 @@ def test_accuracy_on_fresh_items(chat: ChatModel, family, options, least) -> Non
 
 
 def test_the_scratchpad_is_what_makes_four_digit_sums_work(chat: ChatModel) -> None:
-    direct = accuracy(chat, "add", 60, 777, digits=4, scratchpad=False)  # measured 0.13
-    assert direct < 0.3
+    direct = accuracy(chat, "add", 60, 777, digits=4, scratchpad=False)  # measured 0.22
+    assert direct < 0.4
     assert accuracy(chat, "add", 60, 777, digits=4, scratchpad=True) > direct + 0.5
 
 
@@ -119,8 +119,8 @@ def test_four_examples_teach_an_arbitrary_label_mapping(chat: ChatModel) -> None
 def test_an_openai_client_gets_two_digit_sums_through_the_server(chat: ChatModel) -> None:
     """The issue's 'done when': plain user messages such as 'What is 23 + 45?' sent by an
     OpenAI-style client to the served TinyChat, several at once; the number in the reply.
-    The issue asks for 90%; the shipped checkpoint falls a little short (87% on 200 such
-    questions, see its model card)."""
+    The issue asks for 90%: the shipped checkpoint got 94% of 200 such questions (seed
+    2026) and 35 of these 40."""
     rng = random.Random(779)
     pairs = []
     while len(pairs) < 40:
@@ -135,7 +135,7 @@ def test_an_openai_client_gets_two_digit_sums_through_the_server(chat: ChatModel
                                          temperature=0))
     right = sum(re.findall(r"-?\d+", r)[-1:] == [str(a + b)]
                 for r, (a, b) in zip(replies, pairs, strict=True))
-    assert right / len(pairs) >= 0.7, replies  # measured 0.825
+    assert right / len(pairs) >= 0.75, replies  # measured 0.875
     assert streamed == chat.chat([{"role": "user", "content": "What is 23 + 45?"}],
                                  temperature=0).text
 
@@ -188,6 +188,10 @@ def test_wilson_interval_matches_scipy() -> None:
         ours = recipe.wilson_interval(k / n, n)
         ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         assert ours == pytest.approx((ci.low, ci.high), abs=1e-3)
+    for k, n in ((0, 6), (6, 6), (30, 30), (1, 7)):
+        lo, hi = recipe.wilson_interval(k / n, n)
+        assert 0.0 <= lo <= k / n <= hi <= 1.0  # an error bar is never negative
+    assert recipe.wilson_interval(1.0, 6)[1] == 1.0 and recipe.wilson_interval(0.0, 6)[0] == 0.0
 
 
 TINY_CONFIG = dict(n_layer=1, n_embd=16, n_head=2, block_size=384)

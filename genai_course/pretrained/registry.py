@@ -72,7 +72,7 @@ register(Checkpoint(
 register(Checkpoint(
     name="tinychat",
     filename="tinychat.pt",
-    sha256="75c2d034dba87ddd82657a25a04d8f9e3818306b9a07123ba1958bf9a1cce71a",
+    sha256="ffbdd799ea8e0a47ed41e3d629030a4e99dfe26df582731f8ba3fe08436e4218",
     recipe="genai_course.pretrained.tinychat",
     description="Chapters 6-10: TinyChat, the course's instruction-following chat model (the "
                 "chapter 3 GPT, 4 layers, 128 wide, context 512), pretrained and "

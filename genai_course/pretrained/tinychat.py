@@ -50,7 +50,7 @@ CONFIG: dict[str, Any] = dict(block_size=512, n_layer=4, n_head=4, n_embd=128, d
 TRAINING: dict[str, Any] = dict(pretrain_steps=400, pretrain_batch=6, pretrain_lr=3e-3,
                                 sft_steps=4400, sft_tokens=2560, sft_lr=2e-3,
                                 warmup=100, weight_decay=0.1, threads=1,
-                                consolidate_steps=1500, consolidate_lr=1e-3,
+                                consolidate_steps=2000, consolidate_lr=1e-3,
                                 consolidate_warmup=50)
 
 #: Instruction-tuning mixture: family -> (weight, options sampler).
@@ -68,14 +68,14 @@ NATURAL_LABELS = 0.35
 #: Mixture of the consolidation stage (stage 3): the families that stage 2 left short of
 #: their targets weigh more (two-digit addition, closed-book facts, JSON).
 CONSOLIDATION: dict[str, float] = {
-    "add": 0.32, "sub": 0.04, "sort": 0.01, "reverse": 0.01, "max": 0.01, "count": 0.01,
-    "fact": 0.30, "context": 0.02, "mc": 0.01, "json": 0.08, "classify": 0.07,
-    "cipher": 0.01, "format": 0.06, "say": 0.01, "subject": 0.04,
+    "add": 0.36, "sub": 0.04, "sort": 0.01, "reverse": 0.01, "max": 0.01, "count": 0.01,
+    "fact": 0.30, "context": 0.02, "mc": 0.01, "json": 0.06, "classify": 0.06,
+    "cipher": 0.01, "format": 0.05, "say": 0.01, "subject": 0.04,
 }
 #: Operand sizes of the consolidation stage: mostly two digits answered directly, and four
 #: digits mostly with the scratchpad so that it is kept.
-CONSOLIDATION_DIGITS: dict[int, tuple[float, float]] = {1: (0.05, 0.2), 2: (0.6, 0.1),
-                                                        3: (0.1, 0.6), 4: (0.25, 0.8)}
+CONSOLIDATION_DIGITS: dict[int, tuple[float, float]] = {1: (0.05, 0.2), 2: (0.65, 0.1),
+                                                        3: (0.1, 0.6), 4: (0.2, 0.8)}
 
 
 def _options(family: str, rng: random.Random,
@@ -434,12 +434,14 @@ def report_card(chat: ChatModel, n: int = 200, seed: int = 0,
 
 def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval of a proportion ``p`` measured on ``n`` trials (Wilson
-    1927), which stays inside [0, 1] and is sensible at ``p`` near 0 or 1."""
+    1927), which stays inside [0, 1] and is sensible at ``p`` near 0 or 1. It always contains
+    ``p`` (at ``p`` = 0 or 1 an end equals ``p`` exactly, where rounding would put it a hair
+    inside, and a plot's error bar would come out negative)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
 def format_report_card(card: Sequence[dict[str, Any]]) -> str:
@@ -467,11 +469,10 @@ def format_report_card(card: Sequence[dict[str, Any]]) -> str:
 FAILURE_MODES = """Measured on the report card above (greedy decoding, fresh test-split items):
 
 - **Arithmetic without a scratchpad** fails beyond two digits: four-digit sums answered
-  directly are right about one time in ten, with the step-by-step scratchpad almost always.
-  Two-digit addition answered directly is right about nine times in ten, short of the 95%
-  the course aimed for. Subtraction is much weaker than addition (two-digit differences
-  answered directly are rarely right; with the scratchpad, about a third of four-digit ones),
-  worst with borrows.
+  directly are right about one time in four, with the step-by-step scratchpad almost always
+  (two-digit sums answered directly are almost always right). Subtraction is much weaker
+  than addition (two-digit differences answered directly are rarely right; with the
+  scratchpad, about a quarter of four-digit ones), worst with borrows.
 - **Reading documents does not work**: given the biography that holds the answer (the
   retrieval rows), it answers no better than from memory; it names a plausible value of the
   right kind instead of copying the one in the context.
@@ -479,15 +480,15 @@ FAILURE_MODES = """Measured on the report card above (greedy decoding, fresh tes
   asked in a phrasing never trained for that fact; about people it never saw it still
   answers with a confident, well-formed value about a quarter of the time, at chance
   (answering without knowing). Asked the same facts as **multiple choice**, it does no
-  better than guessing: it knows the fact as an answer, not as one lettered option among
-  four.
+  better than always picking the most common letter: it knows the fact as an answer, not as
+  one lettered option among four.
 - **In-context label mapping does not emerge**: with arbitrary labels (`foo`/`bar`) it stays
   at chance however many examples are shown, and with flipped labels it follows the words'
   meaning, not the examples.
 - **Sorting and the cipher** are essentially never right; reversing a list works for short
   lists only. "Say WORD." fails for words it was never trained on.
 - **Formats** are obeyed (upper case, one word, brackets, a sentence) even when the content
-  inside them is wrong, which it is about four times in ten.
+  inside them is wrong, which it is about a third of the time.
 - **Injected instructions** in the injection study are ignored in every setting measured,
   because training never showed an undefended injection to follow: chapter 6's attacks
   need other phrasings to succeed."""
