@@ -43,7 +43,9 @@ def blocking_request(kind, request="", timeout_sec=None):
 
 
 def _pip(python: Path, *args: str) -> None:
-    out = subprocess.run([str(python), "-m", "pip", "install", "--quiet",
+    # --no-compile: the kernels compile what they import; byte-compiling every installed
+    # module (SymPy's, SciPy's, ...) up front was most of the environment's CPU time
+    out = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-compile",
                           "--disable-pip-version-check", *args],
                          capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
