@@ -19,8 +19,10 @@ from genai_course.multimodal.attention import (
     GatedCrossAttentionBlock,
     SpatialCrossAttention,
     cross_attend,
+    gated_cross_attention,
     keep_attention_maps,
     set_attention,
+    set_gated_forward,
 )
 from genai_course.multimodal.captioner import Captioner, score_captions, train_captioner
 from genai_course.multimodal.clip import ImageEncoder, TextEncoder
@@ -86,6 +88,49 @@ def test_gated_block_is_exactly_the_identity_at_initialisation() -> None:
     torch.testing.assert_close(block(x, ctx), want)
 
 
+def test_gated_cross_attention_is_the_block_as_a_function_of_its_parameters() -> None:
+    torch.manual_seed(0)
+    block = GatedCrossAttentionBlock(16, 8, n_head=4).double()
+    x = torch.randn(3, 5, 16, dtype=torch.float64)
+    ctx = torch.randn(3, 4, 8, dtype=torch.float64)
+    mask = torch.tensor([[True] * 4, [True, False, False, False], [True, True, True, False]])
+    params = dict(block.named_parameters())
+    assert torch.equal(gated_cross_attention(x, ctx, mask, params, 4), x)  # gates at 0
+    with torch.no_grad():
+        block.attn_gate.fill_(0.8)
+        block.ff_gate.fill_(-0.6)
+    for m in (mask, None):
+        torch.testing.assert_close(gated_cross_attention(x, ctx, m, params, 4), block(x, ctx, m),
+                                   atol=1e-12, rtol=0)
+    # the gates (and every other parameter) get their gradient through the function
+    gated_cross_attention(x, ctx, mask, params, 4).square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in params.values())
+    with pytest.raises(ValueError, match="ff_gate"):
+        gated_cross_attention(x, ctx, mask, {k: v for k, v in params.items() if k != "ff_gate"}, 4)
+    with pytest.raises(ValueError, match="divisible"):
+        gated_cross_attention(x, ctx, mask, params, 3)
+
+
+def test_set_gated_forward_makes_the_blocks_run_a_function() -> None:
+    torch.manual_seed(0)
+    block = GatedCrossAttentionBlock(8, 4, n_head=2)
+    x, ctx = torch.randn(2, 3, 8), torch.randn(2, 5, 4)
+    calls = []
+
+    def spy(x, context, context_mask, params, n_head):
+        calls.append((sorted(params), n_head))
+        return gated_cross_attention(x, context, context_mask, params, n_head)
+
+    with torch.no_grad():
+        block.attn_gate.fill_(0.3)
+    want = block(x, ctx)
+    assert set_gated_forward(torch.nn.Sequential(block), spy) == 1
+    torch.testing.assert_close(block(x, ctx), want)
+    assert calls == [(sorted(n for n, _ in block.named_parameters()), 2)]
+    set_gated_forward(block)
+    assert block.forward_fn is None
+
+
 def tiny_captioner(seed: int = 0) -> Captioner:
     lm = GPT(GPTConfig(vocab_size=TOKENIZER.vocab_size, block_size=16, n_layer=2, n_head=2,
                        n_embd=32), seed=seed)
@@ -103,6 +148,17 @@ def test_captioner_at_initialisation_is_the_language_model_bit_for_bit() -> None
     # the language model and the eyes are frozen; only the new blocks learn
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(n.startswith("xattn.") for n in trainable)
+
+
+def test_captioner_through_the_gated_function_is_still_the_language_model() -> None:
+    model = tiny_captioner().eval()
+    assert set_gated_forward(model, gated_cross_attention) == 2  # one block per LM block
+    data = shapes.make_shapes(6, seed=0)
+    ids = TOKENIZER.batch(data.captions, 16)
+    with torch.no_grad():
+        assert torch.equal(model(data.images, ids), model.lm(ids))
+    model.loss(data.images, ids).backward()
+    assert all(model.xattn[i].attn_gate.grad.abs() > 0 for i in range(2))
 
 
 def test_captioner_training_opens_the_gates_and_makes_pictures_matter() -> None:

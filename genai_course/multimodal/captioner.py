@@ -21,8 +21,6 @@ Used in: chapter 5 (the ``captioner-shapes`` checkpoint).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -56,23 +54,22 @@ def train_caption_lm(lm: GPT, ids: torch.Tensor, *, steps: int, batch_size: int 
                clip_norm=1.0, desc="caption LM", progress=progress)
 
 
-BlockFactory = Callable[[int, int, int], nn.Module]
-
-
 class Captioner(nn.Module):
     """``logits = LM(words | pictures)``: before each block of the frozen language model
     ``lm``, a gated cross-attention block lets the words attend to the frozen ``vision``
-    encoder's patch tokens. ``block`` builds those blocks from ``(dim, context_dim,
-    n_head)`` (default :class:`GatedCrossAttentionBlock`)."""
+    encoder's patch tokens (:class:`GatedCrossAttentionBlock`; ``set_gated_forward`` of
+    :mod:`genai_course.multimodal.attention` makes them run another function of their
+    parameters)."""
 
     def __init__(self, lm: GPT, vision: ImageEncoder, tokenizer: WordTokenizer, n_head: int = 4,
-                 block: BlockFactory = GatedCrossAttentionBlock, seed: int | None = None) -> None:
+                 seed: int | None = None) -> None:
         super().__init__()
         self.lm = lm.requires_grad_(False)
         self.vision = vision.requires_grad_(False)
         self.tokenizer = tokenizer
         with seeded(seed):
-            self.xattn = nn.ModuleList(block(lm.config.n_embd, vision.width, n_head)
+            self.xattn = nn.ModuleList(GatedCrossAttentionBlock(lm.config.n_embd, vision.width,
+                                                                n_head)
                                        for _ in lm.blocks)
 
     def visual_tokens(self, images: torch.Tensor) -> torch.Tensor:

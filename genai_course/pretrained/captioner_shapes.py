@@ -29,7 +29,6 @@ import torch
 
 from genai_course.data import shapes
 from genai_course.llm.transformer import GPT, GPTConfig
-from genai_course.multimodal.attention import GatedCrossAttentionBlock
 from genai_course.multimodal.captioner import (
     Captioner,
     score_captions,
@@ -112,12 +111,10 @@ def train(seed: int = 0, config: dict[str, Any] | None = None) -> dict[str, Any]
             "state_dict": half(model.state_dict()), "extra": {}, "metrics": metrics}
 
 
-def load(payload: dict[str, Any], block: Any = None) -> Captioner:
-    """Rebuild the captioner (float32) from a payload; ``block`` swaps in another class for
-    the gated cross-attention blocks (same parameter names), e.g. one you wrote."""
+def load(payload: dict[str, Any]) -> Captioner:
+    """Rebuild the captioner (float32) from a payload."""
     cfg = payload["config"]["train"]
     lm, vision, tokenizer = parts(cfg, CLIPConfig.from_dict(payload["config"]["vision"]))
-    model = Captioner(lm, vision, tokenizer, cfg["n_head"],
-                      GatedCrossAttentionBlock if block is None else block)
+    model = Captioner(lm, vision, tokenizer, cfg["n_head"])
     model.load_state_dict(full(payload["state_dict"]))
     return model.requires_grad_(False)

@@ -1,24 +1,31 @@
 """Wrong answers to Chapter 5's exercises, keyed by the answer cell's grade_id."""
 
 
-def _gated_block(gates: str | None = None, forward: str | None = None) -> str:
-    """Exercise 5's class with the given lines creating the gates and forward's body (by
-    default the right ones), so that each wrong answer differs from the right one where it
-    says."""
-    gates = gates.lstrip("\n") if gates else (
-        "        self.attn_gate, self.ff_gate = nn.Parameter(torch.zeros(())), "
-        "nn.Parameter(torch.zeros(()))\n")
-    forward = forward.lstrip("\n") if forward else (
-        "        x = x + torch.tanh(self.attn_gate) * self.attn(self.ln_attn(x), context, "
-        "context_mask)\n"
-        "        return x + torch.tanh(self.ff_gate) * self.ff(self.ln_ff(x))\n")
-    return ("\nclass GatedCrossAttentionBlock(nn.Module):\n"
-            "    def __init__(self, dim, context_dim, n_head):\n"
-            "        super().__init__()\n"
-            "        self.ln_attn, self.attn = nn.LayerNorm(dim), CrossAttention(dim, context_dim, "
-            "n_head)\n"
-            "        self.ln_ff, self.ff = nn.LayerNorm(dim), expert_mlp(dim, 4 * dim)\n"
-            + gates + "\n    def forward(self, x, context, context_mask=None):\n" + forward)
+def _gated(**changes: str) -> str:
+    """Exercise 5's function with the lines named in ``changes`` replaced (by default the right
+    ones), so that each wrong answer differs from the right one where it says."""
+    lines = {
+        "split": "        return t.reshape(B, t.shape[1], n_head, dim // n_head).transpose(1, 2)\n",
+        "kv": "    k, v = F.linear(context, p['attn.kv.weight'], p['attn.kv.bias'])"
+              ".chunk(2, dim=-1)\n",
+        "attend": "    out, _ = cross_attend(split(q), split(k), split(v), context_mask)\n",
+        "join": "    out = out.transpose(1, 2).reshape(B, T, dim)\n",
+        "attn_step": "    x = x + torch.tanh(p['attn_gate']) * F.linear(out, "
+                     "p['attn.proj.weight'], p['attn.proj.bias'])\n",
+        "ln_ff": "    h = F.layer_norm(x, (dim,), p['ln_ff.weight'], p['ln_ff.bias'])\n",
+        "ff_step": "    return x + torch.tanh(p['ff_gate']) * F.linear(F.gelu(F.linear(h, "
+                   "p['ff.0.weight'], p['ff.0.bias'])), p['ff.2.weight'], p['ff.2.bias'])\n",
+    }
+    for key, line in changes.items():
+        assert key in lines, key
+        lines[key] = line.strip("\n") + "\n"
+    return ("\ndef gated_cross_attention(x, context, context_mask, params, n_head):\n"
+            "    p, (B, T, dim) = params, x.shape\n\n"
+            "    def split(t):\n" + lines["split"] + "\n"
+            "    h = F.layer_norm(x, (dim,), p['ln_attn.weight'], p['ln_attn.bias'])\n"
+            "    q = F.linear(h, p['attn.q.weight'], p['attn.q.bias'])\n"
+            + lines["kv"] + lines["attend"] + lines["join"] + lines["attn_step"]
+            + lines["ln_ff"] + lines["ff_step"])
 
 
 WRONG_ANSWERS: dict[str, dict[str, str]] = {
@@ -69,6 +76,14 @@ def clip_loss(image_features, text_features, logit_scale):
     logits = logit_scale * image_features @ text_features.T
     y = torch.arange(len(logits))
     return ((F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y)) / 2).item()
+''',
+        "detached from the features (cannot be back-propagated)": '''
+def clip_loss(image_features, text_features, logit_scale):
+    if image_features.ndim != 2 or image_features.shape != text_features.shape:
+        raise ValueError("shapes")
+    logits = logit_scale * image_features.detach() @ text_features.detach().T
+    y = torch.arange(len(logits))
+    return (F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y)) / 2
 ''',
         "calls the package": '''
 from genai_course.multimodal.clip import clip_loss as _package_loss
@@ -198,33 +213,47 @@ def cross_attend(q, k, v, key_mask=None):
 ''',
     },
     "ex5_gated_xattn": {
-        "gates start at 1 (not the identity)": _gated_block(gates='''
-        self.attn_gate, self.ff_gate = nn.Parameter(torch.ones(())), nn.Parameter(torch.ones(()))
-'''),
-        "no tanh on the gates": _gated_block(forward='''
-        x = x + self.attn_gate * self.attn(self.ln_attn(x), context, context_mask)
-        return x + self.ff_gate * self.ff(self.ln_ff(x))
-'''),
-        "gate on the whole residual sum": _gated_block(forward='''
-        x = torch.tanh(self.attn_gate) * (x + self.attn(self.ln_attn(x), context, context_mask))
-        return torch.tanh(self.ff_gate) * (x + self.ff(self.ln_ff(x)))
-'''),
-        "parallel branches: the feed-forward reads the input": _gated_block(forward='''
-        a = torch.tanh(self.attn_gate) * self.attn(self.ln_attn(x), context, context_mask)
-        return x + a + torch.tanh(self.ff_gate) * self.ff(self.ln_ff(x))
-'''),
-        "sigmoid gates (0.5 at initialisation)": _gated_block(forward='''
-        x = x + torch.sigmoid(self.attn_gate) * self.attn(self.ln_attn(x), context, context_mask)
-        return x + torch.sigmoid(self.ff_gate) * self.ff(self.ln_ff(x))
-'''),
-        "gates are plain tensors (not trained)": _gated_block(gates='''
-        self.register_buffer("attn_gate", torch.zeros(()))
-        self.register_buffer("ff_gate", torch.zeros(()))
-'''),
+        "no tanh on the gates": _gated(
+            attn_step="    x = x + p['attn_gate'] * F.linear(out, p['attn.proj.weight'], "
+                      "p['attn.proj.bias'])",
+            ff_step="    return x + p['ff_gate'] * F.linear(F.gelu(F.linear(h, p['ff.0.weight'], "
+                    "p['ff.0.bias'])), p['ff.2.weight'], p['ff.2.bias'])"),
+        "sigmoid gates (0.5 when closed)": _gated(
+            attn_step="    x = x + torch.sigmoid(p['attn_gate']) * F.linear(out, "
+                      "p['attn.proj.weight'], p['attn.proj.bias'])"),
+        "gate on the whole residual sum": _gated(
+            attn_step="    x = torch.tanh(p['attn_gate']) * (x + F.linear(out, "
+                      "p['attn.proj.weight'], p['attn.proj.bias']))"),
+        "parallel branches: the feed-forward reads the input": _gated(
+            attn_step="    a = torch.tanh(p['attn_gate']) * F.linear(out, p['attn.proj.weight'], "
+                      "p['attn.proj.bias'])",
+            ff_step="    return x + a + torch.tanh(p['ff_gate']) * F.linear(F.gelu(F.linear(h, "
+                    "p['ff.0.weight'], p['ff.0.bias'])), p['ff.2.weight'], p['ff.2.bias'])"),
+        "keys and values swapped": _gated(
+            kv="    v, k = F.linear(context, p['attn.kv.weight'], p['attn.kv.bias'])"
+               ".chunk(2, dim=-1)"),
+        "heads split without the transpose": _gated(
+            split="        return t.reshape(B, n_head, t.shape[1], dim // n_head)"),
+        "heads joined without transposing back": _gated(
+            join="    out = out.reshape(B, T, dim)"),
+        "the mask is not passed on": _gated(
+            attend="    out, _ = cross_attend(split(q), split(k), split(v), None)"),
+        "no layer norm before the feed-forward": _gated(ln_ff="    h = x"),
+        "the gate read as a number (.item(): the gates no longer learn)": _gated(
+            attn_step="    x = x + math.tanh(p['attn_gate'].item()) * F.linear(out, "
+                      "p['attn.proj.weight'], p['attn.proj.bias'])",
+            ff_step="    return x + math.tanh(p['ff_gate'].item()) * F.linear(F.gelu(F.linear(h, "
+                    "p['ff.0.weight'], p['ff.0.bias'])), p['ff.2.weight'], p['ff.2.bias'])"),
         "calls the package": '''
-from genai_course.multimodal.attention import GatedCrossAttentionBlock as _Package
-class GatedCrossAttentionBlock(_Package):
-    pass
+from genai_course.multimodal.attention import gated_cross_attention as _package
+def gated_cross_attention(x, context, context_mask, params, n_head):
+    return _package(x, context, context_mask, params, n_head)
+''',
+        "runs the package's block on the parameters": '''
+def gated_cross_attention(x, context, context_mask, params, n_head):
+    from genai_course.multimodal.attention import GatedCrossAttentionBlock
+    block = GatedCrossAttentionBlock(x.shape[-1], context.shape[-1], n_head).to(x.dtype)
+    return torch.func.functional_call(block, params, (x, context, context_mask))
 ''',
     },
     "ex6_detect_pitch": {
