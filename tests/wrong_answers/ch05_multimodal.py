@@ -28,6 +28,22 @@ def _gated(**changes: str) -> str:
             + lines["ln_ff"] + lines["ff_step"])
 
 
+# Exercise 6: the normalised autocorrelation of the right answer, and its choice of the first
+# peak close to the best one (wrong answers below differ from it in what follows)
+_AUTOCORRELATION = '''
+def detect_pitch(wave, sample_rate):
+    x = wave.double() - wave.double().mean()
+    lo, hi = int(sample_rate / 1200), int(sample_rate / 60) + 2
+    n = len(x) - hi
+    r = torch.stack([(x[:n] * x[lag:lag + n]).sum() / (x[:n].norm() * x[lag:lag + n].norm())
+                     for lag in range(lo - 1, hi + 1)])'''
+_FIRST_GOOD_PEAK = '''
+    best = r[1:-1].max()
+    for i in range(1, len(r) - 1):
+        if r[i] >= r[i - 1] and r[i] >= r[i + 1] and r[i] >= 0.9 * best:
+            break'''
+
+
 WRONG_ANSWERS: dict[str, dict[str, str]] = {
     "ex1_clip_loss": {
         "one direction only (images -> texts)": '''
@@ -263,28 +279,12 @@ def detect_pitch(wave, sample_rate):
     spectrum = torch.fft.rfft(wave.double(), n=n).abs()
     return float(spectrum.argmax().item() * sample_rate / n)
 ''',
-        "the best lag, not the first good one (octave errors)": '''
-def detect_pitch(wave, sample_rate):
-    x = wave.double() - wave.double().mean()
-    lo, hi = int(sample_rate / 1200), int(sample_rate / 60) + 2
-    n = len(x) - hi
-    r = torch.stack([(x[:n] * x[lag:lag + n]).sum() / (x[:n].norm() * x[lag:lag + n].norm())
-                     for lag in range(lo - 1, hi + 1)])
+        "the best lag, not the first good one (octave errors)": _AUTOCORRELATION + '''
     i = int(r[1:-1].argmax()) + 1
     a, b, c = r[i - 1].item(), r[i].item(), r[i + 1].item()
     return float(sample_rate / (lo - 1 + i + 0.5 * (a - c) / (a - 2 * b + c)))
 ''',
-        "integer lag (no refinement between samples)": '''
-def detect_pitch(wave, sample_rate):
-    x = wave.double() - wave.double().mean()
-    lo, hi = int(sample_rate / 1200), int(sample_rate / 60) + 2
-    n = len(x) - hi
-    r = torch.stack([(x[:n] * x[lag:lag + n]).sum() / (x[:n].norm() * x[lag:lag + n].norm())
-                     for lag in range(lo - 1, hi + 1)])
-    best = r[1:-1].max()
-    for i in range(1, len(r) - 1):
-        if r[i] >= r[i - 1] and r[i] >= r[i + 1] and r[i] >= 0.9 * best:
-            break
+        "integer lag (no refinement between samples)": _AUTOCORRELATION + _FIRST_GOOD_PEAK + '''
     return float(sample_rate / (lo - 1 + i))
 ''',
         "zero crossings": '''
@@ -293,17 +293,7 @@ def detect_pitch(wave, sample_rate):
     crossings = ((x[:-1] < 0) & (x[1:] >= 0)).sum().item()
     return float(crossings * sample_rate / len(x))
 ''',
-        "returns the period in seconds": '''
-def detect_pitch(wave, sample_rate):
-    x = wave.double() - wave.double().mean()
-    lo, hi = int(sample_rate / 1200), int(sample_rate / 60) + 2
-    n = len(x) - hi
-    r = torch.stack([(x[:n] * x[lag:lag + n]).sum() / (x[:n].norm() * x[lag:lag + n].norm())
-                     for lag in range(lo - 1, hi + 1)])
-    best = r[1:-1].max()
-    for i in range(1, len(r) - 1):
-        if r[i] >= r[i - 1] and r[i] >= r[i + 1] and r[i] >= 0.9 * best:
-            break
+        "returns the period in seconds": _AUTOCORRELATION + _FIRST_GOOD_PEAK + '''
     a, b, c = r[i - 1].item(), r[i].item(), r[i + 1].item()
     return float((lo - 1 + i + 0.5 * (a - c) / (a - 2 * b + c)) / sample_rate)
 ''',
