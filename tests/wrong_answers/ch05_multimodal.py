@@ -1,6 +1,18 @@
 """Wrong answers to Chapter 5's exercises, keyed by the answer cell's grade_id."""
 
 
+def _clip(logits: str = "logit_scale * image_features @ text_features.T",
+          loss: str = "(F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y)) / 2") -> str:
+    """Exercise 1's function with the logits and the returned loss written as given (by
+    default the right ones), after the right input check."""
+    return ("\ndef clip_loss(image_features, text_features, logit_scale):\n"
+            "    if image_features.ndim != 2 or image_features.shape != text_features.shape:\n"
+            "        raise ValueError(\"shapes\")\n"
+            f"    logits = {logits}\n"
+            "    y = torch.arange(len(logits))\n"
+            f"    return {loss}\n")
+
+
 def _gated(**changes: str) -> str:
     """Exercise 5's function with the lines named in ``changes`` replaced (by default the right
     ones), so that each wrong answer differs from the right one where it says."""
@@ -46,61 +58,20 @@ _FIRST_GOOD_PEAK = '''
 
 WRONG_ANSWERS: dict[str, dict[str, str]] = {
     "ex1_clip_loss": {
-        "one direction only (images -> texts)": '''
-def clip_loss(image_features, text_features, logit_scale):
-    if image_features.ndim != 2 or image_features.shape != text_features.shape:
-        raise ValueError("shapes")
-    logits = logit_scale * image_features @ text_features.T
-    return F.cross_entropy(logits, torch.arange(len(logits)))
-''',
-        "temperature applied twice (exp of the already exponentiated scale)": '''
-def clip_loss(image_features, text_features, logit_scale):
-    if image_features.ndim != 2 or image_features.shape != text_features.shape:
-        raise ValueError("shapes")
-    logits = torch.exp(torch.as_tensor(logit_scale)) * image_features @ text_features.T
-    y = torch.arange(len(logits))
-    return (F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y)) / 2
-''',
-        "divides by the scale (treats it as a temperature)": '''
-def clip_loss(image_features, text_features, logit_scale):
-    if image_features.ndim != 2 or image_features.shape != text_features.shape:
-        raise ValueError("shapes")
-    logits = image_features @ text_features.T / logit_scale
-    y = torch.arange(len(logits))
-    return (F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y)) / 2
-''',
-        "summed over the pairs instead of averaged": '''
-def clip_loss(image_features, text_features, logit_scale):
-    if image_features.ndim != 2 or image_features.shape != text_features.shape:
-        raise ValueError("shapes")
-    logits = logit_scale * image_features @ text_features.T
-    y = torch.arange(len(logits))
-    rows = F.cross_entropy(logits, y, reduction="sum")
-    return (rows + F.cross_entropy(logits.T, y, reduction="sum")) / 2
-''',
-        "softmax over the wrong axis in both terms": '''
-def clip_loss(image_features, text_features, logit_scale):
-    if image_features.ndim != 2 or image_features.shape != text_features.shape:
-        raise ValueError("shapes")
-    logits = logit_scale * image_features @ text_features.T
-    return -torch.log_softmax(logits, dim=0).diagonal().mean()
-''',
-        "returns a Python float": '''
-def clip_loss(image_features, text_features, logit_scale):
-    if image_features.ndim != 2 or image_features.shape != text_features.shape:
-        raise ValueError("shapes")
-    logits = logit_scale * image_features @ text_features.T
-    y = torch.arange(len(logits))
-    return ((F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y)) / 2).item()
-''',
-        "detached from the features (cannot be back-propagated)": '''
-def clip_loss(image_features, text_features, logit_scale):
-    if image_features.ndim != 2 or image_features.shape != text_features.shape:
-        raise ValueError("shapes")
-    logits = logit_scale * image_features.detach() @ text_features.detach().T
-    y = torch.arange(len(logits))
-    return (F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y)) / 2
-''',
+        "one direction only (images -> texts)": _clip(loss="F.cross_entropy(logits, y)"),
+        "temperature applied twice (exp of the already exponentiated scale)": _clip(
+            "torch.exp(torch.as_tensor(logit_scale)) * image_features @ text_features.T"),
+        "divides by the scale (treats it as a temperature)": _clip(
+            "image_features @ text_features.T / logit_scale"),
+        "summed over the pairs instead of averaged": _clip(
+            loss="(F.cross_entropy(logits, y, reduction='sum')"
+                 " + F.cross_entropy(logits.T, y, reduction='sum')) / 2"),
+        "softmax over the wrong axis in both terms": _clip(
+            loss="-torch.log_softmax(logits, dim=0).diagonal().mean()"),
+        "returns a Python float": _clip(
+            loss="((F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y)) / 2).item()"),
+        "detached from the features (cannot be back-propagated)": _clip(
+            "logit_scale * image_features.detach() @ text_features.detach().T"),
         "calls the package": '''
 from genai_course.multimodal.clip import clip_loss as _package_loss
 def clip_loss(image_features, text_features, logit_scale):
