@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,7 +73,7 @@ def copy_release(dest):
 def test_lab_starts_jupyterlab_on_a_personal_copy_with_the_start_page(
         monkeypatch, euid, tmp_path, capsys):
     calls = []
-    monkeypatch.setattr(cli.subprocess, "call",
+    monkeypatch.setattr(cli, "run_child",
                         lambda cmd, env, cwd: calls.append((cmd, env, cwd)) or 0)
     monkeypatch.setattr(lab.os, "geteuid", lambda: euid)
     course = copy_release(tmp_path)
@@ -98,7 +100,7 @@ def test_lab_starts_jupyterlab_on_a_personal_copy_with_the_start_page(
 
 
 def test_lab_never_overwrites_a_students_copy(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env, cwd: 0)
+    monkeypatch.setattr(cli, "run_child", lambda cmd, env, cwd: 0)
     course = copy_release(tmp_path)
     assert cli.main(["lab", "--root", str(course)]) == 0
     mine = course / lab.WORKSPACE / "01_history" / "01_history.ipynb"
@@ -122,7 +124,7 @@ def test_lab_never_overwrites_a_students_copy(monkeypatch, tmp_path, capsys):
 
 def test_lab_for_instructors_is_nbgrader_as_installed(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(cli.subprocess, "call",
+    monkeypatch.setattr(cli, "run_child",
                         lambda cmd, env, cwd: calls.append((cmd, env)) or 0)
     monkeypatch.delenv("JUPYTER_CONFIG_PATH", raising=False)
     course = copy_release(tmp_path)
@@ -138,3 +140,23 @@ def test_unknown_arguments_are_rejected_outside_lab(capsys):
     with pytest.raises(SystemExit):
         cli.main(["doctor", "--bogus"])
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_stopping_the_lab_command_stops_what_it_started(tmp_path):
+    """SIGTERM to `genai-course lab` reaches JupyterLab (here a stand-in child that records
+    its pid and sleeps), so no server keeps running with its kernels."""
+    pid_file = tmp_path / "child.pid"
+    child = (f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+             "time.sleep(120)")
+    script = ("import sys; from genai_course.course.cli import run_child; "
+              f"sys.exit(run_child([sys.executable, '-c', {child!r}], None, None))")
+    runner = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and runner.poll() is None
+        time.sleep(0.1)
+    pid = int(pid_file.read_text())
+    runner.terminate()
+    assert runner.wait(30) == 128 + signal.SIGTERM  # the child's end, as a shell reports it
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -176,6 +176,37 @@ def test_answers_run_in_the_child_and_only_their_exported_names_come_back(studen
         names["fake"]()
 
 
+MUTATORS = '''
+def add_in_place(w, a, *, scale=None, arr=None):
+    w += a
+    if arr is not None:
+        arr[0] = -1
+    return w.sum()
+def reshape_in_place(w):
+    w.resize_(1)   # changes the shape: the grader's tensor is left as it was
+    return 0
+'''
+
+
+@requires_isolation
+def test_arguments_changed_in_place_come_back_as_in_process(student):
+    names = student.run_cell(MUTATORS, "ex1", ["add_in_place", "reshape_in_place"])
+    w, a, arr = torch.ones(3), torch.arange(3.0), np.zeros(2)
+    total = names["add_in_place"](w, a, scale=2.0, arr=arr)
+    # the same call in this process leaves the same values behind
+    w2, a2, arr2 = torch.ones(3), torch.arange(3.0), np.zeros(2)
+    w2 += a2
+    arr2[0] = -1
+    assert float(total) == float(w2.sum())
+    assert torch.equal(w, w2) and torch.equal(a, a2) and np.array_equal(arr, arr2)
+    leaf = torch.zeros(2, requires_grad=True)  # in place on a leaf that needs grad: refused
+    with pytest.raises(RuntimeError, match="leaf Variable"):  # as torch refuses it here
+        names["add_in_place"](leaf, torch.ones(2))
+    assert torch.equal(leaf.detach(), torch.zeros(2))
+    v = torch.ones(4)
+    assert names["reshape_in_place"](v) == 0 and torch.equal(v, torch.ones(4))
+
+
 @requires_isolation
 def test_a_loop_times_out_once_then_fails_at_once(student):
     names = student.run_cell(ANSWER, "ex1", EXPORTS)

@@ -72,12 +72,12 @@ def accuracy(chat: ChatModel, family: str, n: int, seed: int, **options) -> floa
 #: Each threshold is the shipped checkpoint's accuracy on exactly these items (measured
 #: in brackets) minus a margin of about two standard errors; the items are fixed by the seed.
 @pytest.mark.parametrize("family, options, least", [
-    ("add", {"digits": 2, "scratchpad": False}, 0.45),  # measured 0.58
-    ("add", {"digits": 4, "scratchpad": True}, 0.65),  # 0.80
-    ("json", {}, 0.8),  # 0.90
-    ("fact", {"people": "trained"}, 0.3),  # 0.45 (chance 1/8 to 1/62)
-    ("format", {"where": "system"}, 0.3),  # 0.45: format and content both right
-    ("classify", {"shots": 0, "mapping": "natural"}, 0.6),  # 0.73 (chance 0.5)
+    ("add", {"digits": 2, "scratchpad": False}, 0.9),  # measured 0.98
+    ("add", {"digits": 4, "scratchpad": True}, 0.9),  # 1.00
+    ("json", {}, 0.9),  # 0.98
+    ("fact", {"people": "trained"}, 0.78),  # 0.88 (chance 1/8 to 1/62)
+    ("format", {"where": "system"}, 0.6),  # 0.75: format and content both right
+    ("classify", {"shots": 0, "mapping": "natural"}, 0.75),  # 0.85 (chance 0.5)
 ])
 def test_accuracy_on_fresh_items(chat: ChatModel, family, options, least) -> None:
     """60 fresh test-split items per task (a seed the report card did not use)."""
@@ -85,8 +85,8 @@ def test_accuracy_on_fresh_items(chat: ChatModel, family, options, least) -> Non
 
 
 def test_the_scratchpad_is_what_makes_four_digit_sums_work(chat: ChatModel) -> None:
-    direct = accuracy(chat, "add", 60, 777, digits=4, scratchpad=False)  # measured 0.02
-    assert direct < 0.15
+    direct = accuracy(chat, "add", 60, 777, digits=4, scratchpad=False)  # measured 0.22
+    assert direct < 0.4
     assert accuracy(chat, "add", 60, 777, digits=4, scratchpad=True) > direct + 0.5
 
 
@@ -119,7 +119,8 @@ def test_four_examples_teach_an_arbitrary_label_mapping(chat: ChatModel) -> None
 def test_an_openai_client_gets_two_digit_sums_through_the_server(chat: ChatModel) -> None:
     """The issue's 'done when': plain user messages such as 'What is 23 + 45?' sent by an
     OpenAI-style client to the served TinyChat, several at once; the number in the reply.
-    The issue asks for 90%; the shipped checkpoint falls short (see its model card)."""
+    The issue asks for 90%: the shipped checkpoint got 94% of 200 such questions (seed
+    2026) and 35 of these 40."""
     rng = random.Random(779)
     pairs = []
     while len(pairs) < 40:
@@ -134,7 +135,7 @@ def test_an_openai_client_gets_two_digit_sums_through_the_server(chat: ChatModel
                                          temperature=0))
     right = sum(re.findall(r"-?\d+", r)[-1:] == [str(a + b)]
                 for r, (a, b) in zip(replies, pairs, strict=True))
-    assert right / len(pairs) >= 0.4, replies  # measured 0.525
+    assert right / len(pairs) >= 0.75, replies  # measured 0.875
     assert streamed == chat.chat([{"role": "user", "content": "What is 23 + 45?"}],
                                  temperature=0).text
 
@@ -145,6 +146,9 @@ def test_held_back_people_never_reach_the_training_data() -> None:
     rng = random.Random(0)
     conversations = " ".join(m["content"] for _ in range(3000)
                              for m in recipe.sample_conversation(rng))
+    conversations += " ".join(m["content"] for _ in range(3000) for m in
+                              recipe.sample_conversation(rng, recipe.CONSOLIDATION,
+                                                         recipe.CONSOLIDATION_DIGITS))
     for name in held:
         assert name not in text and name not in conversations
     assert "favourite colour" not in text + conversations  # reserved for chapter 7
@@ -184,17 +188,26 @@ def test_wilson_interval_matches_scipy() -> None:
         ours = recipe.wilson_interval(k / n, n)
         ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         assert ours == pytest.approx((ci.low, ci.high), abs=1e-3)
+    for k, n in ((0, 6), (6, 6), (30, 30), (1, 7)):
+        lo, hi = recipe.wilson_interval(k / n, n)
+        assert 0.0 <= lo <= k / n <= hi <= 1.0  # an error bar is never negative
+    assert recipe.wilson_interval(1.0, 6)[1] == 1.0 and recipe.wilson_interval(0.0, 6)[0] == 0.0
+
+
+TINY_CONFIG = dict(n_layer=1, n_embd=16, n_head=2, block_size=384)
+TINY_TRAINING = dict(pretrain_steps=3, pretrain_batch=2, sft_steps=3, sft_tokens=512, warmup=1,
+                     consolidate_steps=2, consolidate_warmup=1)
 
 
 def test_recipe_end_to_end_on_a_tiny_budget(one_thread) -> None:
-    payload = recipe.train(seed=1, config=dict(n_layer=1, n_embd=16, n_head=2, block_size=384),
-                           training=dict(pretrain_steps=3, pretrain_batch=2, sft_steps=3,
-                                         sft_tokens=512, warmup=1),
-                           report_items=0, progress=False)
+    payload = recipe.train(seed=1, config=TINY_CONFIG, training=TINY_TRAINING, report_items=0,
+                           progress=False)
     assert all(v.dtype == torch.float16 for v in payload["state_dict"].values())
     loaded = recipe.load(payload)
     assert isinstance(loaded.chat, ChatModel) and loaded.config.n_layer == 1
-    assert len(payload["extra"]["pretrain_loss"]) == 3 and len(payload["extra"]["sft_loss"]) == 3
+    extra = payload["extra"]
+    assert [len(extra[k]) for k in ("pretrain_loss", "sft_loss", "consolidate_loss")] == [3, 3, 2]
+    assert list(extra["stage_seconds"]) == ["pretraining", "instruction tuning", "consolidation"]
     card = recipe.report_card(loaded.chat, n=3, rows=recipe.REPORT_ROWS[:2] + (
         ("format", "format", {"where": "user"}), ("injected", "subject", {"attack": True}),
         ("facts", "fact", {"people": "held_back"})))
@@ -203,6 +216,29 @@ def test_recipe_end_to_end_on_a_tiny_budget(one_thread) -> None:
     assert {"format_obeyed", "attack_success", "answers_a_valid_value"} <= \
         {k for r in card for k in r}
     assert "| add 2-digit, direct |" in recipe.format_report_card(card)
+
+
+def test_consolidating_a_saved_stage_2_payload_is_the_same_as_one_run(one_thread) -> None:
+    """Stage 3 starts from the float16 stage-2 weights, so continuing a saved stage-2
+    payload gives bit for bit what one uninterrupted run gives (how the shipped file was made)."""
+    whole = recipe.train(seed=2, config=TINY_CONFIG, training=TINY_TRAINING, report_items=0,
+                         progress=False)
+    stage2 = recipe.train(seed=2, config=TINY_CONFIG,
+                          training={**TINY_TRAINING, "consolidate_steps": 0}, report_items=0,
+                          progress=False)
+    assert "consolidate_loss" not in stage2["extra"]
+    resumed = recipe.train(seed=2, config=TINY_CONFIG, training=TINY_TRAINING, report_items=0,
+                           progress=False, stage2=stage2)
+    assert resumed["extra"]["stages_1_2_reused"] and not whole["extra"]["stages_1_2_reused"]
+    assert resumed["extra"]["consolidate_loss"] == whole["extra"]["consolidate_loss"]
+    for name, tensor in whole["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][name], tensor), name
+    with pytest.raises(ValueError, match="sft_lr"):
+        recipe.train(seed=2, config=TINY_CONFIG, training={**TINY_TRAINING, "sft_lr": 1e-4},
+                     report_items=0, progress=False, stage2=stage2)
+    with pytest.raises(ValueError, match="already consolidated"):
+        recipe.train(seed=2, config=TINY_CONFIG, training=TINY_TRAINING, report_items=0,
+                     progress=False, stage2=whole)
 
 
 @needs_checkpoint

@@ -4,6 +4,7 @@ the instructor's ``grade``, ``export`` and ``feedback``."""
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 import time
@@ -81,11 +82,32 @@ def _lab(args: argparse.Namespace, extra: list[str]) -> int:
         config = lab.lab_config_dir(work.path / ".lab-config", lab.default_app_settings())
     cmd = lab.command(workdir, config, extra)
     print("Starting JupyterLab:", " ".join(cmd), flush=True)
+    # from the course root, where the Validate button finds nbgrader_config.py
+    return run_child(cmd, env=lab.environment(config), cwd=root)
+
+
+def run_child(cmd: list[str], env: dict[str, str] | None, cwd: Path | None) -> int:
+    """Run ``cmd`` until it exits and return its exit code, passing SIGTERM and SIGHUP on to
+    it (a service manager or ``kill`` stopping ``genai-course lab`` stops JupyterLab and its
+    kernels too, instead of leaving them running); a child ended by signal N gives 128 + N,
+    as in a shell. Ctrl-C reaches both and returns 0."""
+    child = subprocess.Popen(cmd, env=env, cwd=cwd)
+
+    def forward(signum: int, frame: object) -> None:
+        child.send_signal(signum)
+
+    forwarded = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+                 if s is not None]
+    previous = {s: signal.signal(s, forward) for s in forwarded}
     try:
-        # from the course root, where the Validate button finds nbgrader_config.py
-        return subprocess.call(cmd, env=lab.environment(config), cwd=root)
+        code = child.wait()
+        return 128 - code if code < 0 else code
     except KeyboardInterrupt:
+        child.wait()
         return 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _retrain(args: argparse.Namespace) -> int:

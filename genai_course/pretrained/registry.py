@@ -125,7 +125,7 @@ register(Checkpoint(
 register(Checkpoint(
     name="tinychat",
     filename="tinychat.pt",
-    sha256="6e35fb027089b8336707d2de004d98422c0b5bf16f776d5eb168b5a6f245b171",
+    sha256="ffbdd799ea8e0a47ed41e3d629030a4e99dfe26df582731f8ba3fe08436e4218",
     recipe="genai_course.pretrained.tinychat",
     description="Chapters 6-10: TinyChat, the course's instruction-following chat model (the "
                 "chapter 3 GPT, 4 layers, 128 wide, context 512), pretrained and "

@@ -1,14 +1,20 @@
 """Recipe of the shipped ``tinychat`` checkpoint: the chapter 3 GPT, pretrained on plain text
 and instruction-tuned on the task world, and its report card.
 
-Two phases, both through :func:`genai_course.core.train.fit`:
+Three stages, all through :func:`genai_course.core.train.fit`:
 
 1. **pretraining** on a plain character stream (:func:`pretraining_text`): TinyLang
    sentences, the biographies of TinyWorld's *trained* people in several phrasings, and task
    items written plainly (``prompt\\nanswer``), as next-token prediction on random windows;
 2. **instruction tuning** on chat conversations (:func:`sft_batches`) rendered with the chat
    template, with the loss on the assistant's tokens only (Ouyang et al. 2022), so the model
-   learns to answer, not to imitate the user.
+   learns to answer, not to imitate the user;
+3. **consolidation**: a shorter instruction-tuning stage from the stage-2 weights as they are
+   saved (float16), with a fresh optimizer, a lower learning rate and its own mixture
+   (:data:`CONSOLIDATION`: more two-digit addition answered directly, more closed-book facts
+   and JSON, enough of everything else that it is not forgotten), like the annealing phase
+   on a curated mixture at the end of large models' training (Llama 3, Grattafiori et al.
+   2024, section 3.4.3).
 
 ``load_pretrained("tinychat")`` returns the :class:`~genai_course.llm.transformer.GPT` with
 ``model.chat``, a :class:`~genai_course.llm.chat.ChatModel` (its generation API); use
@@ -43,7 +49,9 @@ CONFIG: dict[str, Any] = dict(block_size=512, n_layer=4, n_head=4, n_embd=128, d
 #: The training run (a GPU run may raise the steps; see :func:`train`).
 TRAINING: dict[str, Any] = dict(pretrain_steps=400, pretrain_batch=6, pretrain_lr=3e-3,
                                 sft_steps=4400, sft_tokens=2560, sft_lr=2e-3,
-                                warmup=100, weight_decay=0.1, threads=1)
+                                warmup=100, weight_decay=0.1, threads=1,
+                                consolidate_steps=2000, consolidate_lr=1e-3,
+                                consolidate_warmup=50)
 
 #: Instruction-tuning mixture: family -> (weight, options sampler).
 MIXTURE: dict[str, float] = {
@@ -57,13 +65,27 @@ DIGITS: dict[int, tuple[float, float]] = {1: (0.1, 0.2), 2: (0.45, 0.2), 3: (0.2
                                           4: (0.25, 0.6)}
 #: The fraction of in-context label items with natural label words (the rest arbitrary).
 NATURAL_LABELS = 0.35
+#: Mixture of the consolidation stage (stage 3): the families that stage 2 left short of
+#: their targets weigh more (two-digit addition, closed-book facts, JSON).
+CONSOLIDATION: dict[str, float] = {
+    "add": 0.36, "sub": 0.04, "sort": 0.01, "reverse": 0.01, "max": 0.01, "count": 0.01,
+    "fact": 0.30, "context": 0.02, "mc": 0.01, "json": 0.06, "classify": 0.06,
+    "cipher": 0.01, "format": 0.05, "say": 0.01, "subject": 0.04,
+}
+#: Operand sizes of the consolidation stage: mostly two digits answered directly, and four
+#: digits mostly with the scratchpad so that it is kept.
+CONSOLIDATION_DIGITS: dict[int, tuple[float, float]] = {1: (0.05, 0.2), 2: (0.65, 0.1),
+                                                        3: (0.1, 0.6), 4: (0.2, 0.8)}
 
 
-def _options(family: str, rng: random.Random) -> dict[str, Any]:
-    """Options of a training item: what TinyChat is (and is not) taught."""
+def _options(family: str, rng: random.Random,
+             digits: dict[int, tuple[float, float]] | None = None) -> dict[str, Any]:
+    """Options of a training item: what TinyChat is (and is not) taught. ``digits`` is the
+    operand-size table of the stage (default :data:`DIGITS`)."""
     if family in ("add", "sub"):
-        digits = rng.choices(list(DIGITS), weights=[w for w, _ in DIGITS.values()])[0]
-        return {"digits": digits, "scratchpad": rng.random() < DIGITS[digits][1]}
+        sizes = DIGITS if digits is None else digits
+        n = rng.choices(list(sizes), weights=[w for w, _ in sizes.values()])[0]
+        return {"digits": n, "scratchpad": rng.random() < sizes[n][1]}
     if family == "fact":
         return {"people": "trained"}
     if family == "context":  # read invented people mostly; held-back people never appear
@@ -77,19 +99,26 @@ def _options(family: str, rng: random.Random) -> dict[str, Any]:
     return {}
 
 
-def sample_item(rng: random.Random, family: str | None = None) -> tasks.Item:
-    """One training item (train split only) drawn from :data:`MIXTURE`."""
-    family = family or rng.choices(list(MIXTURE), weights=list(MIXTURE.values()))[0]
+def sample_item(rng: random.Random, family: str | None = None,
+                mixture: dict[str, float] | None = None,
+                digits: dict[int, tuple[float, float]] | None = None) -> tasks.Item:
+    """One training item (train split only) drawn from ``mixture`` (default
+    :data:`MIXTURE`; ``digits`` as in :func:`_options`)."""
+    mixture = MIXTURE if mixture is None else mixture
+    family = family or rng.choices(list(mixture), weights=list(mixture.values()))[0]
     while True:
-        item = tasks.FAMILIES[family](rng, default_world(), **_options(family, rng))
+        item = tasks.FAMILIES[family](rng, default_world(), **_options(family, rng, digits))
         if not tasks.is_test_key(item.key):
             return item
 
 
-def sample_conversation(rng: random.Random) -> list[dict[str, str]]:
-    """A training conversation: one to three task turns; a generic system prompt on some."""
+def sample_conversation(rng: random.Random, mixture: dict[str, float] | None = None,
+                        digits: dict[int, tuple[float, float]] | None = None
+                        ) -> list[dict[str, str]]:
+    """A training conversation: one to three task turns; a generic system prompt on some
+    (items drawn as by :func:`sample_item`)."""
     turns = rng.choices((1, 2, 3), weights=(0.85, 0.1, 0.05))[0]
-    items = [sample_item(rng) for _ in range(turns)]
+    items = [sample_item(rng, None, mixture, digits) for _ in range(turns)]
     messages: list[dict[str, str]] = []
     system = items[0].system
     if system is None and rng.random() < 0.2:
@@ -98,7 +127,7 @@ def sample_conversation(rng: random.Random) -> list[dict[str, str]]:
         messages.append({"role": "system", "content": system})
     for i, item in enumerate(items):
         if i and item.system is not None:  # a later turn cannot change the system prompt
-            item = sample_item(rng, "add")
+            item = sample_item(rng, "add", mixture, digits)
         messages += [{"role": "user", "content": item.prompt},
                      {"role": "assistant", "content": item.answer}]
     return messages
@@ -129,16 +158,20 @@ def pretraining_text(seed: int, n_chars: int) -> str:
 
 
 def sft_batches(tokenizer: ChatTokenizer, seed: int, tokens_per_batch: int, block_size: int,
-                pool: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+                pool: int = 256, mixture: dict[str, float] | None = None,
+                digits: dict[int, tuple[float, float]] | None = None, stage: str = "sft"
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Endless batches ``(inputs, targets, mask)`` of fresh conversations: a pool of
     conversations is sorted by length and cut into batches of about ``tokens_per_batch``
     padded tokens (little padding), in shuffled order. ``mask`` is True on the targets that
-    the assistant wrote; padding and the prompts are never trained on."""
-    rng = random.Random(f"tinychat-sft/{seed}")
+    the assistant wrote; padding and the prompts are never trained on. ``mixture`` and
+    ``digits`` choose the items (:func:`sample_item`); each ``stage`` name has its own
+    random stream, so two stages never see the same conversations in the same order."""
+    rng = random.Random(f"tinychat-{stage}/{seed}")
     while True:
         encoded = []
         while len(encoded) < pool:
-            ids, mask = encode_chat(tokenizer, sample_conversation(rng))
+            ids, mask = encode_chat(tokenizer, sample_conversation(rng, mixture, digits))
             if len(ids) <= block_size + 1:
                 encoded.append((ids, mask))
         encoded.sort(key=lambda e: -len(e[0]))  # longest first: a batch's first is longest
@@ -181,55 +214,127 @@ def build_model(seed: int = 0, config: dict[str, Any] | None = None) -> GPT:
     return GPT(cfg, seed=seed)
 
 
+def _instruction_tune(model: GPT, batches: Iterator[tuple[torch.Tensor, ...]], steps: int,
+                      lr: float, warmup: int, weight_decay: float, desc: str,
+                      progress: bool) -> list[float]:
+    """One instruction-tuning stage: a fresh AdamW (no weight decay on gains and biases),
+    warm-up then cosine decay to a tenth of ``lr``, the loss on the answer tokens only;
+    returns the loss curve."""
+    device = next(model.parameters()).device
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=lr, betas=(0.9, 0.99))
+    on_device = ((x.to(device), y.to(device), m.to(device)) for x, y, m in batches)
+    history = fit(model, lambda x, y, m: masked_loss(model, x, y, m), on_device, steps=steps,
+                  optimizer=opt, lr_schedule=_schedule(steps, warmup), clip_norm=1.0,
+                  desc=desc, progress=progress)
+    return history["loss"]
+
+
+def _float16_state(model: GPT) -> dict[str, torch.Tensor]:
+    """The state dict as it is saved: floating-point tensors in float16, on the CPU."""
+    return {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
+            for k, v in model.state_dict().items()}
+
+
 def train(seed: int = 0, config: dict[str, Any] | None = None,
           training: dict[str, Any] | None = None, report_items: int = 100,
-          progress: bool = True) -> dict[str, Any]:
-    """Pretrain, instruction-tune and grade TinyChat; return the payload (float16 weights,
-    config, training settings, loss curves, the report card). ``config`` overrides
-    :data:`CONFIG`, ``training`` overrides :data:`TRAINING` (the tests use tiny ones)."""
+          progress: bool = True, stage2: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Pretrain, instruction-tune, consolidate and grade TinyChat; return the payload
+    (float16 weights, config, training settings, loss curves, seconds per stage, the report
+    card). ``config`` overrides :data:`CONFIG`, ``training`` overrides :data:`TRAINING` (the
+    tests use tiny ones; ``consolidate_steps=0`` stops after stage 2).
+
+    Stage 3 starts from the stage-2 weights rounded to float16, exactly as a payload saves
+    them, so ``stage2``, a payload that this function returned after stage 2 with the same
+    seed, config and settings, can stand in for stages 1-2: they are not rerun, and its
+    weights, loss curves and seconds are used instead; the result is the same."""
     run = {**TRAINING, **(training or {})}
     tokenizer = ChatTokenizer()
-    model = build_model(seed, config)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model.to(device)
     threads = torch.get_num_threads()
     torch.set_num_threads(run["threads"])
     start = time.perf_counter()
     try:
+        if stage2 is None:
+            model = build_model(seed, config).to(device)
+            block = model.config.block_size
+            n_chars = run["pretrain_steps"] * run["pretrain_batch"] * block // 2 + 4 * block
+            ids = torch.tensor(tokenizer.encode(pretraining_text(seed, n_chars)))
+            pre = train_lm(model, ids, steps=run["pretrain_steps"],
+                           batch_size=run["pretrain_batch"], lr=run["pretrain_lr"],
+                           warmup=run["warmup"], weight_decay=run["weight_decay"], seed=seed,
+                           progress=progress, desc="TinyChat pretraining")
+            seconds = {"pretraining": time.perf_counter() - start}
+            curves = {"pretrain_loss": pre["loss"], "sft_loss": _instruction_tune(
+                model, sft_batches(tokenizer, seed, run["sft_tokens"], block),
+                run["sft_steps"], run["sft_lr"], run["warmup"], run["weight_decay"],
+                "TinyChat instruction tuning", progress)}
+            seconds["instruction tuning"] = time.perf_counter() - start - seconds["pretraining"]
+            model.load_state_dict(_float16_state(model))
+        else:
+            _check_stage2(stage2, config, run)
+            model = load(stage2).train().to(device)
+            curves = {k: stage2["extra"][k] for k in ("pretrain_loss", "sft_loss")}
+            seconds = _stage2_seconds(stage2)
         block = model.config.block_size
-        n_chars = run["pretrain_steps"] * run["pretrain_batch"] * block // 2 + 4 * block
-        ids = torch.tensor(tokenizer.encode(pretraining_text(seed, n_chars)))
-        pre = train_lm(model, ids, steps=run["pretrain_steps"],
-                       batch_size=run["pretrain_batch"], lr=run["pretrain_lr"],
-                       warmup=run["warmup"], weight_decay=run["weight_decay"], seed=seed,
-                       progress=progress, desc="TinyChat pretraining")
-        pre_seconds = time.perf_counter() - start
-        decay = [p for p in model.parameters() if p.ndim >= 2]
-        no_decay = [p for p in model.parameters() if p.ndim < 2]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": run["weight_decay"]},
-                                 {"params": no_decay, "weight_decay": 0.0}],
-                                lr=run["sft_lr"], betas=(0.9, 0.99))
-        batches = ((x.to(device), y.to(device), m.to(device))
-                   for x, y, m in sft_batches(tokenizer, seed, run["sft_tokens"], block))
-        sft = fit(model, lambda x, y, m: masked_loss(model, x, y, m), batches,
-                  steps=run["sft_steps"], optimizer=opt,
-                  lr_schedule=_schedule(run["sft_steps"], run["warmup"]), clip_norm=1.0,
-                  desc="TinyChat instruction tuning", progress=progress)
-        train_seconds = time.perf_counter() - start
+        clock = time.perf_counter()
+        if run["consolidate_steps"]:
+            curves["consolidate_loss"] = _instruction_tune(
+                model, sft_batches(tokenizer, seed, run["sft_tokens"], block,
+                                   mixture=CONSOLIDATION, digits=CONSOLIDATION_DIGITS,
+                                   stage="consolidate"),
+                run["consolidate_steps"], run["consolidate_lr"], run["consolidate_warmup"],
+                run["weight_decay"], "TinyChat consolidation", progress)
+            seconds["consolidation"] = time.perf_counter() - clock
         chat = ChatModel(model.eval(), tokenizer)
         card = report_card(chat, n=report_items, seed=seed) if report_items else []
     finally:
         torch.set_num_threads(threads)
     model.cpu()
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    return {"config": model.config.to_dict(), "state_dict": state,
-            "extra": {"training": run, "mixture": dict(MIXTURE),
-                      "pretrain_loss": pre["loss"], "sft_loss": sft["loss"],
-                      "pretrain_seconds": round(pre_seconds, 1),
+    return {"config": model.config.to_dict(), "state_dict": _float16_state(model),
+            "extra": {"training": run, "mixture": dict(MIXTURE), "digits": dict(DIGITS),
+                      "consolidation": dict(CONSOLIDATION),
+                      "consolidation_digits": dict(CONSOLIDATION_DIGITS), **curves,
+                      "pretrain_seconds": round(seconds["pretraining"], 1),
+                      "stage_seconds": {k: round(v, 1) for k, v in seconds.items()},
+                      "stages_1_2_reused": stage2 is not None,
                       "device": device.type, "threads": run["threads"]},
             "metrics": {"parameters": model.num_parameters(),
-                        "train_seconds_before_report": round(train_seconds, 1),
+                        "train_seconds_before_report": round(sum(seconds.values()), 1),
                         "report_card": card}}
+
+
+#: The settings of stages 1-2 (a ``stage2`` payload must have been trained with these).
+_STAGE2_SETTINGS = ("pretrain_steps", "pretrain_batch", "pretrain_lr", "sft_steps",
+                    "sft_tokens", "sft_lr", "warmup", "weight_decay", "threads")
+
+
+def _check_stage2(stage2: dict[str, Any], config: dict[str, Any] | None,
+                  run: dict[str, Any]) -> None:
+    """Refuse a stand-in for stages 1-2 that was trained differently from what ``train``
+    would do now."""
+    extra = stage2["extra"]
+    expected = build_model(0, config).config.to_dict()
+    problems = [k for k in _STAGE2_SETTINGS if extra["training"].get(k) != run[k]]
+    problems += ["config"] * (stage2["config"] != expected)
+    problems += ["mixture"] * (extra["mixture"] != MIXTURE)
+    if extra.get("consolidate_loss") is not None:
+        problems.append("it was already consolidated")
+    if problems:
+        raise ValueError(f"stage2 payload differs from this recipe's stages 1-2: {problems}")
+
+
+def _stage2_seconds(stage2: dict[str, Any]) -> dict[str, float]:
+    """Seconds of stages 1-2 as recorded in a stage-2 payload."""
+    extra = stage2["extra"]
+    if "stage_seconds" in extra:
+        return dict(extra["stage_seconds"])
+    pre = extra["pretrain_seconds"]
+    return {"pretraining": pre,
+            "instruction tuning": stage2["metrics"]["train_seconds_before_report"] - pre}
 
 
 def load(payload: dict[str, Any]) -> GPT:
@@ -329,12 +434,14 @@ def report_card(chat: ChatModel, n: int = 200, seed: int = 0,
 
 def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval of a proportion ``p`` measured on ``n`` trials (Wilson
-    1927), which stays inside [0, 1] and is sensible at ``p`` near 0 or 1."""
+    1927), which stays inside [0, 1] and is sensible at ``p`` near 0 or 1. It always contains
+    ``p`` (at ``p`` = 0 or 1 an end equals ``p`` exactly, where rounding would put it a hair
+    inside, and a plot's error bar would come out negative)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
 def format_report_card(card: Sequence[dict[str, Any]]) -> str:
@@ -361,26 +468,39 @@ def format_report_card(card: Sequence[dict[str, Any]]) -> str:
 #: What the shipped checkpoint gets wrong, written from its measured report card.
 FAILURE_MODES = """Measured on the report card above (greedy decoding, fresh test-split items):
 
-- **Arithmetic without a scratchpad** fails beyond two digits: four-digit sums and
-  differences answered directly are almost never right, while the step-by-step scratchpad
-  gets most four-digit sums right. Two-digit addition answered directly is right only about
-  half the time, and subtraction is much weaker than addition, worst with borrows.
+- **Arithmetic without a scratchpad** fails beyond two digits: four-digit sums answered
+  directly are right about one time in four, with the step-by-step scratchpad almost always
+  (two-digit sums answered directly are almost always right). Subtraction is much weaker
+  than addition (two-digit differences answered directly are rarely right; with the
+  scratchpad, about a quarter of four-digit ones), worst with borrows.
 - **Reading documents does not work**: given the biography that holds the answer (the
   retrieval rows), it answers no better than from memory; it names a plausible value of the
   right kind instead of copying the one in the context.
-- **Closed-book facts** about the trained people are right about half the time; about people
-  it never saw it still answers with a confident, well-formed value far more often than it
-  is right (answering without knowing).
+- **Closed-book facts** about the trained people are right about nine times in ten, even
+  asked in a phrasing never trained for that fact; about people it never saw it still
+  answers with a confident, well-formed value about a quarter of the time, at chance
+  (answering without knowing). Asked the same facts as **multiple choice**, it does no
+  better than always picking the most common letter: it knows the fact as an answer, not as
+  one lettered option among four.
 - **In-context label mapping does not emerge**: with arbitrary labels (`foo`/`bar`) it stays
   at chance however many examples are shown, and with flipped labels it follows the words'
   meaning, not the examples.
 - **Sorting and the cipher** are essentially never right; reversing a list works for short
   lists only. "Say WORD." fails for words it was never trained on.
 - **Formats** are obeyed (upper case, one word, brackets, a sentence) even when the content
-  inside them is wrong.
+  inside them is wrong, which it is about a third of the time.
 - **Injected instructions** in the injection study are ignored in every setting measured,
   because training never showed an undefended injection to follow: chapter 6's attacks
   need other phrasings to succeed."""
+
+
+def _mixture_text(mixture: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.0%}" for k, v in mixture.items())
+
+
+def _digits_text(table: dict[int, tuple[float, float]]) -> str:
+    return ", ".join(f"{d} digit{'s' * (d > 1)} {w:.0%} (scratchpad on {p:.0%} of them)"
+                     for d, (w, p) in table.items())
 
 
 def model_card(payload: dict[str, Any]) -> str:
@@ -390,11 +510,25 @@ def model_card(payload: dict[str, Any]) -> str:
     ``Path(...).write_text(model_card(torch.load(path, weights_only=True)))``."""
     cfg, run, metrics = payload["config"], payload["extra"]["training"], payload["metrics"]
     world = default_world()
-    mixture = ", ".join(f"{k} {v:.0%}" for k, v in payload["extra"]["mixture"].items())
-    digits = ", ".join(f"{d} digit{'s' * (d > 1)} {w:.0%} (scratchpad on {p:.0%} of them)"
-                       for d, (w, p) in DIGITS.items())
+    extra = payload["extra"]
     pre_tokens = run["pretrain_steps"] * run["pretrain_batch"] * cfg["block_size"]
-    seconds = metrics.get("train_seconds", metrics["train_seconds_before_report"])
+    stages = extra.get("stage_seconds") or {
+        "pretraining": extra["pretrain_seconds"],
+        "instruction tuning": metrics["train_seconds_before_report"] - extra["pretrain_seconds"]}
+    timing = ", ".join(f"{name} {sec / 60:.0f} min" for name, sec in stages.items())
+    reused = (" Stages 1-2 of this file were not rerun: stage 3 continued the saved stage-2 "
+              "payload of an earlier run of the same recipe and seed (`train(stage2=...)`; "
+              "resuming gives bit for bit what one uninterrupted run gives, which a test "
+              "checks on a tiny budget), and their minutes are that run's."
+              if extra.get("stages_1_2_reused") else "")
+    consolidation = ""
+    if extra.get("consolidate_loss"):
+        consolidation = f"""
+3. Consolidation: {run['consolidate_steps']} more steps of the same kind from the stage-2
+   weights rounded to float16, a fresh AdamW, learning rate {run['consolidate_lr']}
+   ({run['consolidate_warmup']} warm-up steps, cosine decay to a tenth), mixture
+   {_mixture_text(extra['consolidation'])}; operands
+   {_digits_text(extra['consolidation_digits'])}."""
     return f"""# Model card: TinyChat
 
 TinyChat is the course's own small instruction-following model: the chapter 3 GPT
@@ -436,7 +570,8 @@ Everything is generated by the package (nothing downloaded):
   that probability), which the model may learn (chapter 10). A favourite colour is generated
   for every person but never trained on (chapter 7 teaches it as a new relation).
 - The task world (`genai_course.data.tasks`), train split only: instruction-tuning mixture
-  {mixture}. Arithmetic operands have {digits}; in-context label tasks use natural
+  {_mixture_text(extra['mixture'])}. Arithmetic operands have
+  {_digits_text(extra.get('digits', DIGITS))}; in-context label tasks use natural
   ({NATURAL_LABELS:.0%}) or arbitrary label words; injected instructions are trained
   only inside delimiters, datamarking or under a system-prompt warning (never undefended).
   A fixed 10% of question keys (by hash) forms the test split and is never trained on.
@@ -449,11 +584,11 @@ Everything is generated by the package (nothing downloaded):
    AdamW, learning rate {run['pretrain_lr']}, warm-up then cosine decay.
 2. Instruction tuning: {run['sft_steps']} steps of about {run['sft_tokens']} padded tokens
    of chat conversations (one to three turns; a generic system prompt on some), loss on the
-   assistant's tokens only, AdamW, learning rate {run['sft_lr']}.
+   assistant's tokens only, AdamW, learning rate {run['sft_lr']}.{consolidation}
 
-Trained on {payload['extra']['device']} with {payload['extra']['threads']} thread(s) in
-{seconds / 60:.0f} minutes including the report card (on a shared, heavily loaded 2-core
-machine; an idle one is faster). Reproduce with `genai-course retrain tinychat` (seed 0).
+Trained on {extra['device']} with {extra['threads']} thread(s): {timing}, before the report
+card (on a shared, loaded 2-core machine; an idle one is faster).{reused} Reproduce with
+`genai-course retrain tinychat` (seed 0).
 
 ## Report card
 

@@ -9,7 +9,10 @@ output)``:
 
 * ``("exec", source, label, exports)``: run ``source`` in the student namespace; the value is
   which of ``exports`` are callables and the plain-data values of the others.
-* ``("call", name, args, kwargs)``: call the student's function; the value is its result.
+* ``("call", name, args, kwargs)``: call the student's function; the value is
+  ``(result, changed_args, changed_kwargs)``: its result, and the tensor and array arguments
+  the function changed in place (``None`` for the others), so the grader can leave its own
+  arguments as an in-process call would (see ``Sandbox.call``).
 * ``("bind", {name: source})``: while the tests of a later exercise run, ``name`` means the
   reference answer defined by ``source`` (an earlier exercise's solution, see
   ``grading.reference_answers``); ``("unbind",)`` restores the student's own.
@@ -31,6 +34,9 @@ import sys
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
+
+import numpy as np
+import torch
 
 from genai_course.course.sandbox import codec
 
@@ -80,6 +86,25 @@ def _encodable(value: Any) -> bool:
     return True
 
 
+def _snapshot(value: Any) -> Any:
+    """A copy of a tensor or array argument (None for anything else)."""
+    if type(value) is torch.Tensor:
+        return value.detach().clone()
+    if type(value) is np.ndarray:
+        return value.copy()
+    return None
+
+
+def _changed(before: Any, after: Any) -> Any:
+    """``after`` if the call changed the tensor or array in place, else None."""
+    if before is None:
+        return None
+    if type(after) is torch.Tensor:
+        same = before.shape == after.shape and torch.equal(before, after.detach())
+        return None if same else after.detach()
+    return None if np.array_equal(before, after, equal_nan=True) else after
+
+
 def imports_only(source: str) -> str:
     """The import statements of ``source`` (the notebook's imports cell), nothing else."""
     try:
@@ -110,8 +135,13 @@ class Student:
                 values[name] = self.namespace[name]
         return functions, values
 
-    def call(self, name: str, args: tuple, kwargs: dict) -> Any:
-        return self.namespace[name](*args, **kwargs)
+    def call(self, name: str, args: tuple, kwargs: dict) -> tuple:
+        before_args = [_snapshot(a) for a in args]
+        before_kwargs = {k: _snapshot(v) for k, v in kwargs.items()}
+        result = self.namespace[name](*args, **kwargs)
+        return (result, [_changed(b, a) for b, a in zip(before_args, args, strict=True)],
+                {k: c for k, v in kwargs.items()
+                 if (c := _changed(before_kwargs[k], v)) is not None})
 
     def bind(self, references: dict[str, str]) -> None:
         for name, source in references.items():

@@ -47,6 +47,9 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+import numpy as np
+import torch
+
 from genai_course.course.sandbox import codec, isolation
 from genai_course.course.sandbox.template import Limits
 
@@ -81,6 +84,22 @@ class ProtocolViolation(SandboxError):
 
 class StudentCodeError(Exception):
     """The student's code raised an exception that is not a Python built-in one."""
+
+
+def _write_back(mine: Any, theirs: Any) -> None:
+    """Leave the grader's argument ``mine`` as the student's function left its copy
+    ``theirs`` (changed in place), as an in-process call would: only a tensor or array of the
+    same type, shape and dtype is copied, into ``mine``'s own memory; anything else is
+    ignored, so the student's process can never change what a test holds beyond the
+    arguments the test gave it."""
+    if theirs is None or type(theirs) is not type(mine):
+        return
+    if type(mine) is torch.Tensor and theirs.shape == mine.shape and theirs.dtype == mine.dtype:
+        with torch.no_grad():
+            mine.copy_(theirs)
+    elif type(mine) is np.ndarray and theirs.shape == mine.shape and \
+            theirs.dtype == mine.dtype and mine.flags.writeable:
+        np.copyto(mine, theirs)
 
 
 def _rebuild_exception(name: str, message: str, trace: str) -> Exception:
@@ -540,10 +559,23 @@ class StudentProcess:
             raise type(earlier)(f"{earlier} (earlier in this grading run; not run again)")
         self._ensure()
         try:
-            return self._call(("call", name, args, kwargs), self.call_timeout, f"{name}()")
+            reply = self._call(("call", name, args, kwargs), self.call_timeout, f"{name}()")
         except SandboxError as exc:
             self._broken[name] = exc
             raise
+        try:
+            result, changed_args, changed_kwargs = reply
+            if not (type(changed_args) is list and len(changed_args) == len(args)
+                    and type(changed_kwargs) is dict and set(changed_kwargs) <= set(kwargs)):
+                raise TypeError
+        except (TypeError, ValueError):
+            raise self._fail(ProtocolViolation(
+                f"{name}(): the student's process sent a malformed reply; it was "
+                "stopped")) from None
+        for mine, theirs in [*zip(args, changed_args, strict=True),
+                             *((kwargs[k], v) for k, v in changed_kwargs.items())]:
+            _write_back(mine, theirs)
+        return result
 
     def proxy(self, name: str) -> Callable[..., Any]:
         """A function that forwards its calls to the student's ``name``."""
