@@ -9,7 +9,10 @@ points, and the time and class embedding they share.
 * :class:`UNet` -- the architecture of DDPM (Ho et al. 2020, appendix B; after Ronneberger
   et al. 2015) scaled down: residual blocks with GroupNorm and SiLU, the embedding added to
   every block, stride-2 convolutions down, nearest-neighbour upsampling up, and skip
-  connections that concatenate each resolution's features into the decoder.
+  connections that concatenate each resolution's features into the decoder. With
+  ``context_dim > 0`` a spatial cross-attention block follows the residual blocks of the
+  chosen resolutions, so every pixel can read a sequence of context vectors (a caption's
+  token states: Stable Diffusion's text conditioning, Rombach et al. 2022, section 3.3).
 * :class:`MLPDenoiser` -- residual MLP blocks for 2-D points or an autoencoder's latents.
 
 Used in: chapters 4, 5, 9, 10.
@@ -25,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_course.core.checks import check_int, check_points
+from genai_course.multimodal.attention import SpatialCrossAttention
 from genai_course.runtime import seeded
 
 
@@ -123,10 +127,17 @@ class UNet(Denoiser):
     the encoder's features concatenated at each resolution (the skip connections). The
     output convolution starts at zero, so the untrained model predicts ``eps = 0``.
     ``num_classes > 0`` makes it class-conditional (see :class:`ConditionEmbedding`).
+
+    ``context_dim > 0`` adds a :class:`~genai_course.multimodal.attention.SpatialCrossAttention`
+    block after the residual block of each resolution in ``attention_levels`` (0 is the
+    finest; default: every level) on the way down and up, and after the middle block; then
+    ``forward`` needs ``context`` (N, L, context_dim) and optionally ``context_mask`` (N, L),
+    True for real tokens. Those blocks start as the identity.
     """
 
     def __init__(self, data_shape: Sequence[int] = (1, 8, 8), channels: Sequence[int] = (32, 64),
-                 emb_dim: int = 64, num_classes: int = 0, seed: int | None = None) -> None:
+                 emb_dim: int = 64, num_classes: int = 0, seed: int | None = None,
+                 context_dim: int = 0, attention_levels: Sequence[int] | None = None) -> None:
         super().__init__()
         self.data_shape = tuple(int(s) for s in data_shape)
         if len(self.data_shape) != 3 or min(self.data_shape) < 1:
@@ -159,26 +170,58 @@ class UNet(Denoiser):
             self.conv_out = nn.Conv2d(prev, c, 3, padding=1)
             nn.init.zeros_(self.conv_out.weight)
             nn.init.zeros_(self.conv_out.bias)
+            self.context_dim = check_int(context_dim, "context_dim", 0)
+            levels_with_attention = range(levels + 1) if attention_levels is None \
+                else sorted({check_int(i, "attention_levels", 0) for i in attention_levels})
+            if any(i > levels for i in levels_with_attention):
+                raise ValueError(f"attention_levels must lie in 0..{levels}, got "
+                                 f"{list(levels_with_attention)}")
+            self.down_attn, self.up_attn = nn.ModuleDict(), nn.ModuleDict()
+            self.mid_attn = None
+            if self.context_dim:
+                for i in levels_with_attention:
+                    ch = self.channels[i]
+                    self.down_attn[str(i)] = SpatialCrossAttention(ch, self.context_dim)
+                    self.up_attn[str(i)] = SpatialCrossAttention(ch, self.context_dim)
+                self.mid_attn = SpatialCrossAttention(self.channels[-1], self.context_dim)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor,
-                labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Predicted noise, the shape of ``x`` (N, C, H, W); ``t`` (N,) integer steps."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None,
+                context: torch.Tensor | None = None,
+                context_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted noise, the shape of ``x`` (N, C, H, W); ``t`` (N,) integer steps;
+        ``context`` (N, L, context_dim) and ``context_mask`` (N, L) for a model built with
+        ``context_dim > 0``."""
         if x.ndim != 4 or tuple(x.shape[1:]) != self.data_shape:
             raise ValueError(f"x must have shape (N, {', '.join(map(str, self.data_shape))}), "
                              f"got {tuple(x.shape)}")
+        if (context is None) != (self.context_dim == 0):
+            raise ValueError("pass context exactly when the model was built with context_dim > 0"
+                             f" (context_dim = {self.context_dim})")
+        if context is not None and (context.ndim != 3 or context.shape[0] != x.shape[0]
+                                    or context.shape[2] != self.context_dim):
+            raise ValueError(f"context must have shape ({x.shape[0]}, L, {self.context_dim}), "
+                             f"got {tuple(context.shape)}")
+
+        def attend(layers: nn.ModuleDict, level: int, h: torch.Tensor) -> torch.Tensor:
+            key = str(level)
+            return layers[key](h, context, context_mask) if key in layers else h
+
         emb = self.embed(t, labels)
         h = self.conv_in(x)
         skips = []
         for i, block in enumerate(self.down):
-            h = block(h, emb)
+            h = attend(self.down_attn, i, block(h, emb))
             skips.append(h)
             if i < len(self.downsample):
                 h = self.downsample[i](h)
         h = self.middle(h, emb)
+        if self.mid_attn is not None:
+            h = self.mid_attn(h, context, context_mask)
         for i, block in enumerate(self.up):
             if i > 0:
                 h = F.interpolate(h, scale_factor=2, mode="nearest")
-            h = block(torch.cat([h, skips.pop()], dim=1), emb)
+            level = len(self.up) - 1 - i
+            h = attend(self.up_attn, level, block(torch.cat([h, skips.pop()], dim=1), emb))
         return self.conv_out(F.silu(self.norm_out(h)))
 
 

@@ -26,6 +26,15 @@ Denoisers are called as ``model(x_t, t, labels)`` with ``t`` (n,) int64 steps an
 (n,) int64 or ``None``, and expose ``data_shape`` and ``num_classes`` (0 for an unconditional
 model; a conditional one reserves label ``num_classes`` as the null label).
 
+A denoiser conditioned on something richer than a class index (chapter 5: a caption) defines
+two methods instead, and everything here (sampling, guidance, label dropout in training)
+uses them:
+
+* ``condition(labels, n) -> tensor`` -- turns what the caller passed (one caption or ``n``,
+  or ready token ids) into the batch of ``n`` conditions that ``model(x_t, t, ...)`` reads;
+* ``null_condition(labels) -> tensor`` -- the "no condition" input of the same shape (the
+  empty caption), used for the unconditional prediction of guidance (:func:`null_condition`).
+
 Used in: chapters 4, 5, 9, 10.
 """
 
@@ -190,6 +199,9 @@ def _labels(labels: int | Sequence[int] | torch.Tensor | None, n: int, model: nn
             ) -> torch.Tensor | None:
     if labels is None:
         return None
+    condition = getattr(model, "condition", None)
+    if condition is not None:  # a richer condition (captions): the model batches it
+        return condition(labels, n)
     num_classes = getattr(model, "num_classes", 0)
     if num_classes == 0:
         raise ValueError("labels given, but the model is unconditional (num_classes=0)")
@@ -201,6 +213,13 @@ def _labels(labels: int | Sequence[int] | torch.Tensor | None, n: int, model: nn
     if y.min() < 0 or y.max() >= num_classes:
         raise ValueError(f"labels must lie in 0..{num_classes - 1}")
     return y
+
+
+def null_condition(model: nn.Module, labels: torch.Tensor) -> torch.Tensor:
+    """The "no condition" input matching ``labels``: ``model.null_condition(labels)`` where the
+    model defines it (the empty caption), else the null class ``model.null_class``."""
+    make = getattr(model, "null_condition", None)
+    return make(labels) if make is not None else torch.full_like(labels, model.null_class)
 
 
 def predict_eps(model: nn.Module, x_t: torch.Tensor, t: int, labels: torch.Tensor | None = None,
@@ -215,7 +234,7 @@ def predict_eps(model: nn.Module, x_t: torch.Tensor, t: int, labels: torch.Tenso
     labels = labels.to(x_t.device)
     if guidance_scale == 1:
         return model(x_t, steps, labels)
-    null = torch.full_like(labels, model.null_class)
+    null = null_condition(model, labels)
     eps = model(torch.cat([x_t, x_t]), torch.cat([steps, steps]), torch.cat([null, labels]))
     return guided_eps(eps[:n], eps[n:], guidance_scale)
 

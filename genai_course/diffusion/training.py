@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_course.core.train import History, fit
-from genai_course.diffusion.samplers import randn_like_cpu
+from genai_course.diffusion.samplers import null_condition, randn_like_cpu
 from genai_course.diffusion.schedule import NoiseSchedule
 
 
@@ -21,7 +21,9 @@ def diffusion_loss(model: nn.Module, schedule: NoiseSchedule, x0: torch.Tensor,
     ``E_{t, eps} || eps - eps_theta(sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, t) ||^2`` with
     ``t`` uniform on 0..T-1, averaged over every element. With ``labels``, each label is
     replaced by the null label with probability ``p_uncond`` (label dropout, so one network
-    learns both the conditional and the unconditional model; Ho & Salimans 2022)."""
+    learns both the conditional and the unconditional model; Ho & Salimans 2022). Richer
+    conditions (a caption's token ids, one row per example) are replaced by the model's
+    :func:`~genai_course.diffusion.samplers.null_condition` in the same way."""
     if not 0 <= p_uncond <= 1:
         raise ValueError(f"p_uncond must lie in [0, 1], got {p_uncond}")
     n = x0.shape[0]
@@ -29,7 +31,8 @@ def diffusion_loss(model: nn.Module, schedule: NoiseSchedule, x0: torch.Tensor,
     noise = randn_like_cpu(x0, generator)
     if labels is not None:
         drop = torch.rand(n, generator=generator).to(x0.device) < p_uncond
-        labels = torch.where(drop, torch.full_like(labels, model.null_class), labels)
+        drop = drop.reshape(n, *[1] * (labels.ndim - 1))
+        labels = torch.where(drop, null_condition(model, labels), labels)
     return F.mse_loss(model(schedule.q_sample(x0, t, noise), t, labels), noise)
 
 
@@ -45,8 +48,9 @@ def train_diffusion(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor,
         shape = ", ".join(map(str, model.data_shape))
         raise ValueError(f"x must be a tensor of shape (N, {shape}), got "
                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-    if labels is not None and labels.shape != x.shape[:1]:
-        raise ValueError(f"labels must have shape ({x.shape[0]},), got {tuple(labels.shape)}")
+    if labels is not None and labels.shape[:1] != x.shape[:1]:
+        raise ValueError(f"labels must have shape ({x.shape[0]}, ...), one row per example, "
+                         f"got {tuple(labels.shape)}")
     generator = torch.Generator().manual_seed(seed + 1)
 
     def loss_fn(xb: torch.Tensor, *yb: torch.Tensor) -> torch.Tensor:

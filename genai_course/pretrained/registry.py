@@ -33,6 +33,48 @@ register(Checkpoint(
 ))
 
 register(Checkpoint(
+    name="clip-shapes",
+    filename="clip-shapes.pt",
+    sha256="0ee91ac3518750400beb4c69515b91ba033e8534edcaacb9a3f9df5776f70b06",
+    recipe="genai_course.pretrained.clip_shapes",
+    description="Chapter 5: CLIP (a CNN image encoder, Chapter 3's transformer blocks as the "
+                "text encoder, 64-d shared space) trained contrastively on captioned shapes of "
+                "the seen colour-shape combinations; encode_image / encode_text.",
+))
+
+register(Checkpoint(
+    name="shapes-classifier",
+    filename="shapes-classifier.pt",
+    sha256="42cbb9f24afa44f576fdd54236555ea36c5da00ac6b6e349297d5c243003f0c1",
+    recipe="genai_course.pretrained.shapes_classifier",
+    description="Chapter 5: a CNN with one head per attribute (shape, colour, size, position) "
+                "trained on all combinations with noise and blur: the judge of generated "
+                "pictures.",
+))
+
+register(Checkpoint(
+    name="text2image-shapes",
+    filename="text2image-shapes.pt",
+    sha256="98443a7b2577fca55a084ac670dd5ad474d106a15b725808fdd849f323308efa",
+    recipe="genai_course.pretrained.text2image_shapes",
+    description="Chapter 5: Stable Diffusion in miniature: a KL autoencoder (32x32x3 <-> "
+                "4x8x8), a U-Net on its latents with cross-attention to the frozen text "
+                "encoder of clip-shapes (retrain that first), caption dropout 0.1 for "
+                "classifier-free guidance; TextToImage.generate(captions, guidance_scale).",
+))
+
+register(Checkpoint(
+    name="captioner-shapes",
+    filename="captioner-shapes.pt",
+    sha256="3855d31d6ce661847aa5542723abf600c50ae2847f76e0955c3ed0a50093b720",
+    recipe="genai_course.pretrained.captioner_shapes",
+    description="Chapter 5: Flamingo in miniature: Chapter 3's GPT pretrained on captions and "
+                "frozen, clip-shapes' image encoder frozen (retrain that first), gated "
+                "cross-attention blocks trained between them, then a short tuning with the "
+                "language model unfrozen; Captioner.generate(images).",
+))
+
+register(Checkpoint(
     name="levelgpt-dungeons",
     filename="levelgpt-dungeons.pt",
     sha256="e4483b3f2522eb4dcfd494b023d07d027ae1b10c1a82383380d99bebca70c74e",
