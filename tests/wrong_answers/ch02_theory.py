@@ -148,9 +148,10 @@ def coupling_forward(x, mask, s, t):
     return y, (mask * s).sum(dim=1)
 ''',
         "calls the package": '''
-from genai_course.generative.flows import coupling_forward as _cf
+import genai_course.generative.flows as _flows
 def coupling_forward(x, mask, s, t):
-    return _cf(x, mask, s, t)
+    y, log_det = _flows.coupling_forward(x, mask, s, t)
+    return y, log_det
 ''',
     },
     "ex7_coupling_inverse": {
