@@ -12,10 +12,7 @@ of one run (they share the conditions).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -25,26 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genai_course.data import tasks  # noqa: E402
 from genai_course.pretrained.tinychat import load_chat  # noqa: E402
 from genai_course.serving.client import ChatClient  # noqa: E402
+from genai_course.serving.loadtest import measure_throughput  # noqa: E402
 from genai_course.serving.server import serve_in_thread  # noqa: E402
-
-
-def measure(client: ChatClient, prompts: list[list[dict[str, str]]], clients: int
-            ) -> dict[str, float]:
-    """Send ``prompts`` from ``clients`` threads; tokens/s, latency, and accuracy."""
-    def one(messages: list[dict[str, str]]) -> tuple[float, int, str]:
-        start = time.perf_counter()
-        result = client.chat(messages, temperature=0, max_tokens=200)
-        return time.perf_counter() - start, result.completion_tokens, result.text
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(one, prompts))
-    wall = time.perf_counter() - start
-    latencies = [r[0] for r in results]
-    tokens = sum(r[1] for r in results)
-    return {"clients": clients, "requests": len(prompts), "tokens": tokens,
-            "seconds": wall, "tokens_per_s": tokens / wall,
-            "latency_p50": statistics.median(latencies), "latency_max": max(latencies)}
 
 
 def main() -> None:
@@ -66,7 +45,7 @@ def main() -> None:
               "latency max (s) |")
         print("|---|---|---|---|---|---|")
         for c in args.clients:
-            r = measure(client, prompts, c)
+            r = measure_throughput(client, prompts, c)
             print(f"| {c} | {r['tokens']} | {r['seconds']:.1f} | {r['tokens_per_s']:.0f} | "
                   f"{r['latency_p50']:.2f} | {r['latency_max']:.2f} |")
 

@@ -185,6 +185,57 @@ def test_rag_prompt_packing():
     assert words == "Context:\nd\nQuestion: q"
 
 
+def test_read_off_copies_the_first_valid_answer_of_the_context():
+    prompt = "Context:\nAnn has a cat. Bo has a dog.\nQuestion: What pet does Bo have? A dog?"
+    assert rag.read_off(prompt, ("dog", "cat", "owl")) == "cat"  # first in the context
+    assert rag.read_off(prompt, ("dog", "owl")) == "dog"
+    assert rag.read_off(prompt, ("owl",)) == ""  # the question's words do not count
+    assert rag.read_off("Context:\nHe is 340.\nQuestion: age?", ("34", "40")) == ""  # whole words
+
+
+class _ConstantChat:
+    """A stand-in generator that ignores its prompt and always answers ``reply``."""
+
+    def __init__(self, reply):
+        self.reply, self.prompts = reply, []
+
+    def answer_many(self, conversations, max_tokens):
+        self.prompts += [c[-1]["content"] for c in conversations]
+        return [self.reply] * len(conversations)
+
+
+def test_rag_study_bookkeeping_on_a_generator_that_ignores_the_prompt():
+    from genai_course.applications import retrieval
+    from genai_course.data import tasks
+    from genai_course.data.tinyworld import default_world
+
+    docs = default_world().documents()
+    texts, bio = [d.text for d in docs], {d.person: d.text for d in docs}
+    items = tasks.generate("fact", 24, seed=5, split="test", people="held_back")
+    gold = [bio[it.meta["person"]] for it in items]
+    bm25 = retrieval.BM25([retrieval.tokenize(t) for t in texts])
+    chat = _ConstantChat("dog")
+    rows = rag.rag_study(chat, items, gold, texts,
+                         lambda q, k: bm25.rank(retrieval.tokenize(q), k), ks=(1, 2))
+    assert [r["condition"] for r in rows] == [
+        "closed book", "top 1 retrieved", "top 2 retrieved", "the right passage alone",
+        "a wrong passage first"]
+    assert len(chat.prompts) == 5 * len(items) and chat.prompts[:24] == [it.prompt for it in items]
+    dogs = sum(it.target == "dog" for it in items) / len(items)
+    pets_not_dog = sum(it.meta["attribute"] == "pet" and it.target != "dog" for it in items)
+    assert 0 < dogs and pets_not_dog > 0
+    for r in rows:  # the same reply everywhere: only the prompts differ
+        assert r["accuracy"] == dogs and r["confident_wrong"] == pets_not_dog / len(items)
+    closed, top1, _, alone, wrong_first = rows
+    assert closed["gold_in_prompt"] == 0 and closed["read_off_accuracy"] == 0
+    # every biography states every trained attribute: reading the right passage is exact
+    assert alone["gold_in_prompt"] == wrong_first["gold_in_prompt"] == 1.0
+    assert alone["read_off_accuracy"] == 1.0 > wrong_first["read_off_accuracy"]
+    assert top1["gold_in_prompt"] == top1["read_off_accuracy"]  # names are unique in TinyWorld
+    with pytest.raises(ValueError, match="gold"):
+        rag.rag_study(chat, items, gold[:-1], texts, lambda q, k: [0])
+
+
 # ------------------------------------------------------------------ code
 
 

@@ -150,3 +150,38 @@ def test_watermarked_200_token_continuations_are_detected(lm):
     edited = wm.substitute_tokens(out, 0.5, vocab, torch.Generator().manual_seed(1))
     zs_edited = [wm.detect(row, cfg, prefix=prompt_ids, lists=lists).z for row in edited]
     assert sum(zs_edited) / len(zs_edited) < sum(zs) / len(zs) - 1.5
+
+
+def test_pooled_detection_scores_each_distinct_pair_of_all_texts_once():
+    cfg = wm.WatermarkConfig(vocab_size=50, gamma=0.5, key=9, context_width=2)
+    a, b = ([1, 2], [3, 4, 5, 3, 4, 5]), ([7, 8], [9, 1, 2, 3])
+    one = wm.detect(a[1], cfg, prefix=a[0])
+    assert wm.detect_pooled([a], cfg) == one
+    assert wm.detect_pooled([a, a], cfg) == one  # a repeated answer is no new evidence
+    pairs = {((1, 2), 3), ((2, 3), 4), ((3, 4), 5), ((4, 5), 3), ((5, 3), 4),  # a, by hand
+             ((7, 8), 9), ((8, 9), 1), ((9, 1), 2)}  # b's last pair ((1, 2), 3) is a's first
+    green = sum(bool(wm.green_list(c, 50, 0.5, 9)[t]) for c, t in pairs)
+    pooled = wm.detect_pooled([a, b], cfg)
+    assert (pooled.green, pooled.scored) == (green, 8)
+    assert pooled.z == pytest.approx((green - 4) / math.sqrt(8 * 0.25))
+
+
+@pytest.mark.xdist_group("tinychat")
+def test_tinychat_study_without_delta_is_the_plain_model_and_a_huge_delta_turns_all_green():
+    from genai_course.data import tasks
+    from genai_course.pretrained.tinychat import load_chat
+
+    chat = load_chat()
+    items = {"facts": tasks.generate("fact", 6, seed=4, split="test"),
+             "add": tasks.generate("add", 4, seed=4, split="test", digits=2)}
+    rows = wm.chat_watermark_study(chat, items, deltas=(0.0, 60.0), max_tokens=60)
+    assert [(r["family"], r["delta"]) for r in rows] == [
+        ("facts", 0.0), ("facts", 60.0), ("add", 0.0), ("add", 60.0)]
+    for family, plain, forced in [("facts", *rows[0:2]), ("add", *rows[2:4])]:
+        # delta = 0: the greedy replies are the model's own (answer_many is the reference)
+        replies = chat.answer_many([it.messages() for it in items[family]], max_tokens=60)
+        assert plain["accuracy"] == tasks.accuracy(items[family], replies)
+        # an overwhelming bias makes every scored token green: z takes its maximum
+        n = forced["pooled"].scored
+        assert forced["pooled"].green == n
+        assert forced["pooled"].z == pytest.approx(0.75 * n / math.sqrt(n * 0.25 * 0.75))

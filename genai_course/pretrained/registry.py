@@ -70,6 +70,17 @@ register(Checkpoint(
 ))
 
 register(Checkpoint(
+    name="tinygpt-lastword-lora",
+    filename="tinygpt-lastword-lora.pt",
+    sha256="a262f370a8b48525b11e4e757c9ccdcbdb3b46c56d19bb56064b67e69d685e39",
+    recipe="genai_course.pretrained.tinygpt_lastword",
+    description="Chapter 7: a LoRA adapter (r = 8, alpha = 16, all linear layers of the blocks) "
+                "that teaches tinygpt-tinylang to repeat a sentence's last word; its metrics "
+                "hold the chapter's fine-tuning study (full vs LoRA ranks and targets, seeds, "
+                "prompt mask, DPO betas).",
+))
+
+register(Checkpoint(
     name="tinychat",
     filename="tinychat.pt",
     sha256="6e35fb027089b8336707d2de004d98422c0b5bf16f776d5eb168b5a6f245b171",

@@ -2,7 +2,7 @@
 wait until it answers, and a clean stop, so the same chat-client cells can talk to TinyChat
 over HTTP exactly as they would to any OpenAI-compatible endpoint.
 
-Used in: chapter 6.
+Used in: chapters 6, 9.
 """
 
 from __future__ import annotations

@@ -29,6 +29,10 @@ from a :class:`~genai_course.llm.transformer.GPT` through such a processor, and
 :func:`~genai_course.llm.transformer.evaluate_stream_loss`, to measure what the watermark
 costs in cross-entropy.
 
+:func:`chat_watermark_study` watermarks TinyChat's answers to task items and tests them one by
+one and pooled (:func:`detect_pooled`): low-entropy answers either keep their content or carry
+the watermark, rarely both.
+
 Used in: chapter 10.
 """
 
@@ -36,14 +40,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from genai_course.core.checks import check_int
+from genai_course.data import tasks
 from genai_course.llm.attention import KVCache
+from genai_course.llm.chat import ChatModel
 from genai_course.llm.decoding import sample_next
 from genai_course.llm.transformer import GPT
 
@@ -265,20 +271,74 @@ def detect(token_ids: Sequence[int] | torch.Tensor, config: WatermarkConfig, *,
     token) pair is scored once. ``lists`` reuses computed green lists (and can hold another
     ``green_fn``); ``z_fn(green, scored, gamma)`` gives ``z``.
     """
-    ids = _ids(token_ids)
+    pairs = _scored_pairs(_ids(token_ids), prefix, config.context_width)
+    return _test(pairs, config, ignore_repeats, lists, z_fn)
+
+
+def detect_pooled(texts: Sequence[tuple[Sequence[int], Sequence[int] | torch.Tensor]],
+                  config: WatermarkConfig, *, lists: GreenLists | None = None) -> Detection:
+    """One test over many texts, each given as ``(prefix, token_ids)``: the distinct
+    (context, token) pairs of all of them are scored once, as if one long text. Short answers
+    that each carry too few tokens for a verdict can still reveal the watermark together
+    (the z score grows like the square root of the tokens scored, Kirchenbauer eq. 2)."""
+    pairs = [pair for prefix, ids in texts
+             for pair in _scored_pairs(_ids(ids), prefix, config.context_width)]
+    return _test(pairs, config, True, lists, z_score)
+
+
+def _scored_pairs(ids: list[int], prefix: Sequence[int], h: int) -> list[tuple[Context, int]]:
+    """(the ``h`` tokens before, token) for each token of ``ids`` with a full context."""
     full = [check_int(t, "prefix token") for t in prefix] + ids
-    h = config.context_width
+    first = max(h, len(full) - len(ids))
+    return [(tuple(full[i - h:i]), full[i]) for i in range(first, len(full))]
+
+
+def _test(pairs: list[tuple[Context, int]], config: WatermarkConfig, ignore_repeats: bool,
+          lists: GreenLists | None, z_fn: Callable[[int, int, float], float]) -> Detection:
     lists = GreenLists(config) if lists is None else lists
     if lists.config != config:
         raise ValueError("lists were built for another watermark config")
-    first = max(h, len(full) - len(ids))
-    pairs = [(tuple(full[i - h:i]), full[i]) for i in range(first, len(full))]
     if ignore_repeats:
         pairs = list(dict.fromkeys(pairs))
     if not pairs:
-        raise ValueError(f"nothing to score: need more than {h} tokens (with the prefix)")
+        raise ValueError(f"nothing to score: need more than {config.context_width} tokens "
+                         f"(with the prefix)")
     green = sum(bool(lists.row(context)[token]) for context, token in pairs)
     return Detection(green, len(pairs), float(z_fn(green, len(pairs), config.gamma)))
+
+
+def chat_watermark_study(chat: ChatModel, items: Mapping[str, Sequence[tasks.Item]],
+                         deltas: Sequence[float], *, gamma: float = 0.25,
+                         context_width: int = 3, key: int = DEFAULT_KEY,
+                         threshold: float = 4.0, max_tokens: int = 120) -> list[dict]:
+    """Watermark a chat model's greedy answers to task items through its
+    ``logits_processor`` hook, one row per (family, ``delta``): accuracy by the task's exact
+    checker, the mean answer length in tokens, the share of answers flagged one by one
+    (``z > threshold``; answers are scored from the prompt's last ``context_width`` tokens)
+    and the z of all answers pooled (:func:`detect_pooled`). ``delta = 0`` is the model
+    without the watermark, scored with the same key."""
+    rows = []
+    for family, family_items in items.items():
+        for delta in deltas:
+            config = WatermarkConfig(chat.tokenizer.vocab_size, gamma, delta, key,
+                                     context_width)
+            processor = WatermarkLogitsProcessor(config)
+            correct, texts, flagged = 0, [], 0
+            for item in family_items:
+                messages = item.messages()
+                reply = chat.chat(messages, temperature=0.0, max_tokens=max_tokens,
+                                  logits_processor=processor).choices[0].text
+                correct += tasks.check(item, reply)
+                text = (chat.prompt_ids(messages)[-context_width:], chat.tokenizer.encode(reply))
+                texts.append(text)
+                if text[1]:
+                    flagged += detect(text[1], config, prefix=text[0],
+                                      lists=processor.lists).z > threshold
+            n = len(family_items)
+            rows.append(dict(family=family, delta=delta, accuracy=correct / n,
+                             tokens=sum(len(ids) for _, ids in texts) / n, flagged=flagged / n,
+                             pooled=detect_pooled(texts, config, lists=processor.lists)))
+    return rows
 
 
 def substitute_tokens(token_ids: torch.Tensor, fraction: float, vocabulary: torch.Tensor,
