@@ -172,3 +172,24 @@ def test_scorenet_shapes_seeding_and_errors():
         annealed_langevin(lambda y, s: -y, 10)
     with pytest.raises(ValueError, match="weights"):
         GaussianMixtureEnergy([[0.0, 0.0]], 1.0, [0.5])
+
+
+def test_langevin_samplers_use_the_given_step_function():
+    """A step function passed in (as a student's would be) drives both samplers."""
+    energy = GaussianMixtureEnergy.ring(k=4, radius=1.0, std=0.3)
+    x0 = torch.zeros(10, 2)
+    calls = []
+
+    def step(x, score_x, step_size, noise):
+        calls.append(step_size)
+        return langevin_step(x, score_x, step_size, noise)
+
+    torch.testing.assert_close(langevin_sample(energy.score, x0, n_steps=7, seed=0, step_fn=step),
+                               langevin_sample(energy.score, x0, n_steps=7, seed=0))
+    assert len(calls) == 7
+    out = annealed_langevin(energy.noise_conditional_score, 10, sigmas=[1.0, 0.5], x0=x0,
+                            steps_per_level=3, seed=0, step_fn=step)
+    torch.testing.assert_close(out, annealed_langevin(energy.noise_conditional_score, 10,
+                                                      sigmas=[1.0, 0.5], x0=x0,
+                                                      steps_per_level=3, seed=0))
+    assert calls[7:] == pytest.approx([0.2, 0.2, 0.2, 0.05, 0.05, 0.05])

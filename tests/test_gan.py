@@ -141,3 +141,21 @@ def test_training_in_chunks_keeps_the_optimizers_and_runs_on_digit_shapes() -> N
     assert all(s["step"].item() == 5 for s in opts[0].state.values())  # Adam kept counting
     with pytest.raises(ValueError, match="G makes"):
         train_gan(MLPGenerator(), D, x, steps=1)
+
+
+def test_train_gan_with_loss_functions_matches_the_named_loss() -> None:
+    """Losses passed as functions (as a student's would be) train exactly like the
+    package's named ones; a bad g_loss is refused."""
+    def trained(**losses):
+        torch.manual_seed(0)
+        G, D = MLPGenerator(latent_dim=2, hidden=(8,)), MLPDiscriminator(hidden=(8,))
+        x = torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
+        hist = train_gan(G, D, x, steps=5, batch_size=16, seed=0, progress=False, **losses)
+        return hist["d_loss"] + hist["g_loss"]
+
+    assert trained() == trained(g_loss=lambda logits: generator_loss(logits, "non_saturating"),
+                                d_loss=lambda r, f: discriminator_loss(r, f))
+    saturating = trained(g_loss=lambda logits: generator_loss(logits, "saturating"))
+    assert trained(g_loss="saturating") == saturating
+    with pytest.raises(TypeError, match="g_loss"):
+        trained(g_loss=3)

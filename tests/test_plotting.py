@@ -148,3 +148,19 @@ def test_density_and_samples_plots():
     assert img[25, 25] < img.max() / 100
     fig = plot_samples_2d(np.ones((7, 2)), reference=np.zeros((4, 2)))
     assert [len(c.get_offsets()) for c in fig.axes[0].collections] == [4, 7]
+
+
+def test_history_plot_draws_the_trailing_moving_average() -> None:
+    from genai_course.viz.plotting import plot_history
+
+    values = [1.0, 3.0, 5.0, 7.0, 9.0]
+    fig = plot_history({"loss": values, "kl": [0.0] * 5}, ["loss", "kl"], smooth=2)
+    ax = fig.axes[0]
+    raw, mean = ax.lines[0], ax.lines[1]
+    np.testing.assert_allclose(raw.get_ydata(), values)
+    np.testing.assert_allclose(mean.get_ydata(), [1.0, 2.0, 4.0, 6.0, 8.0])  # by hand
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["loss", "kl"]
+    with pytest.raises(ValueError, match="label"):
+        plot_history({"loss": values}, ["loss"], labels=["a", "b"])
+    with pytest.raises(ValueError, match="smooth"):
+        plot_history({"loss": values}, ["loss"], smooth=0)

@@ -161,3 +161,40 @@ def test_short_training_improves_held_out_elbo_and_is_seeded(one_thread: None) -
     path = model.interpolate(a, b, steps=5)
     torch.testing.assert_close(path[0], model.decode(model.encode(a[None])[0])[0])
     torch.testing.assert_close(path[-1], model.decode(model.encode(b[None])[0])[0])
+
+
+def test_negative_elbo_matches_torch_distributions() -> None:
+    """-ELBO = -log N(x; x_mean, s^2 I) summed over pixels + KL, averaged over the batch,
+    against torch.distributions in float64."""
+    from genai_course.generative.vae import negative_elbo, reparameterize_with_noise
+
+    g = torch.Generator().manual_seed(0)
+    x, x_mean = (torch.randn(3, 1, 2, 2, generator=g, dtype=torch.float64) for _ in range(2))
+    mu, logvar = (torch.randn(3, 2, generator=g, dtype=torch.float64) for _ in range(2))
+    log_scale = torch.tensor(-0.4, dtype=torch.float64)
+    rec = -Normal(x_mean, log_scale.exp()).log_prob(x).flatten(1).sum(1)
+    kl = kl_divergence(Independent(Normal(mu, (logvar / 2).exp()), 1),
+                       Independent(Normal(torch.zeros_like(mu), torch.ones_like(mu)), 1))
+    torch.testing.assert_close(negative_elbo(x, x_mean, log_scale, mu, logvar), (rec + kl).mean())
+    eps = torch.randn(3, 2, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(reparameterize_with_noise(mu, logvar, eps),
+                               mu + logvar.mul(0.5).exp() * eps)
+
+
+def test_train_vae_with_given_pieces_matches_the_default(one_thread: None) -> None:
+    """The package's pieces passed in as functions (as a student's would be) train exactly
+    like the default loss; beta applies to the default loss only."""
+    from genai_course.generative.vae import negative_elbo, reparameterize_with_noise
+
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    runs = []
+    for kwargs in ({}, {"negative_elbo_fn": negative_elbo,
+                        "reparameterize_fn": reparameterize_with_noise}):
+        model = VAE(data_shape=(2,), latent_dim=2, hidden=(8,), seed=0)
+        hist = train_vae(model, x, steps=4, batch_size=16, seed=0, progress=False, **kwargs)
+        runs.append((hist["loss"], hist["kl"], hist["elbo"]))
+    for a, b in zip(*runs, strict=True):
+        assert a == pytest.approx(b, rel=1e-5)
+    with pytest.raises(ValueError, match="beta"):
+        train_vae(VAE(data_shape=(2,), latent_dim=2, hidden=(8,), seed=0), x, steps=1,
+                  beta=0.5, negative_elbo_fn=negative_elbo)

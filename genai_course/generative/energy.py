@@ -32,6 +32,8 @@ loss (Ho et al. 2020, eq. 14). In DDPM's variance-preserving parameterisation
 epsilon-prediction network are the same model up to a ``-1 / sigma`` scaling, and DDPM's
 sampler is a discretised, annealed Langevin-like process (Song et al. 2021, score SDEs).
 :class:`ScoreNet` is built this way: an MLP predicts ``-eps`` and is divided by ``sigma``.
+
+Used in: chapter 2 (and, through the score/diffusion connection, the text of chapter 4).
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ from genai_course.runtime import seeded
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 NoiseScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
+#: ``(x, score_x, step_size, noise) -> x_next``: :func:`langevin_step` or a student's own.
+StepFn = Callable[[torch.Tensor, torch.Tensor, float, torch.Tensor], torch.Tensor]
 
 
 def _sigma_column(sigma: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -91,10 +93,12 @@ def langevin_step(x: torch.Tensor, score: torch.Tensor | ScoreFn, step_size: flo
 @torch.no_grad()
 def langevin_sample(score_fn: ScoreFn, x0: torch.Tensor, n_steps: int = 500,
                     step_size: float = 0.01, seed: int = 0,
-                    return_path: bool = False) -> torch.Tensor:
+                    return_path: bool = False, step_fn: StepFn | None = None) -> torch.Tensor:
     """Run ``n_steps`` Langevin steps from ``x0`` with noise from a generator seeded with
     ``seed``. Returns the final points (n, d), or with ``return_path`` every state
-    ``(n_steps + 1, n, d)`` (for animations)."""
+    ``(n_steps + 1, n, d)`` (for animations). ``step_fn`` replaces :func:`langevin_step`
+    (it gets the score already evaluated at ``x``)."""
+    step = step_fn or langevin_step
     check_points(x0, name="x0")
     if n_steps < 0:
         raise ValueError(f"n_steps must be >= 0, got {n_steps}")
@@ -102,7 +106,7 @@ def langevin_sample(score_fn: ScoreFn, x0: torch.Tensor, n_steps: int = 500,
     x, path = x0.clone(), [x0.clone()]
     for _ in range(n_steps):
         noise = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
-        x = langevin_step(x, score_fn, step_size, noise)
+        x = step(x, score_fn(x), step_size, noise)
         if return_path:
             path.append(x)
     return torch.stack(path) if return_path else x
@@ -113,7 +117,7 @@ def annealed_langevin(model: ScoreNet | NoiseScoreFn, n: int,
                       sigmas: Sequence[float] | torch.Tensor | None = None,
                       steps_per_level: int = 100, step_scale: float = 0.2, seed: int = 0,
                       x0: torch.Tensor | None = None, dim: int | None = None,
-                      denoise: bool = True) -> torch.Tensor:
+                      denoise: bool = True, step_fn: StepFn | None = None) -> torch.Tensor:
     """Annealed Langevin dynamics (Song & Ermon 2019, Alg. 1).
 
     For each noise level ``sigma_i`` (largest first) run ``steps_per_level`` Langevin steps
@@ -123,7 +127,9 @@ def annealed_langevin(model: ScoreNet | NoiseScoreFn, n: int,
     ``x + sigma_L^2 s(x, sigma_L)`` removes the remaining noise (Song & Ermon 2020,
     "Improved techniques", Appendix C.2). ``model`` is a :class:`ScoreNet` or any function
     ``(x, sigma_per_row) -> score``; ``sigmas`` defaults to ``model.noise_levels``.
+    ``step_fn`` replaces :func:`langevin_step` (e.g. with a student's own).
     """
+    step = step_fn or langevin_step
     if sigmas is None:
         if not isinstance(model, ScoreNet):
             raise ValueError("pass sigmas when model is not a ScoreNet")
@@ -152,7 +158,7 @@ def annealed_langevin(model: ScoreNet | NoiseScoreFn, n: int,
         alpha = step_scale * sigma**2
         for _ in range(steps_per_level):
             noise = torch.randn(x.shape, generator=gen).to(device)
-            x = langevin_step(x, model(x, s), alpha, noise)
+            x = step(x, model(x, s), alpha, noise)
     if denoise:
         x = x + float(levels[-1]) ** 2 * model(x, s)
     return x

@@ -15,11 +15,14 @@ its inverse is just as cheap: ``x = y_m + (1 - m) * (y - t(y_m)) * exp(-s(y_m))`
 Stacking layers with alternating masks lets every dimension be transformed.
 
 Sampling runs the flow backwards: ``z ~ N(0, I)``, ``x = f^{-1}(z)``.
+
+Used in: chapter 2.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -32,7 +35,26 @@ from genai_course.runtime import seeded
 
 LOG_2PI = math.log(2 * math.pi)
 
+#: ``(x, mask, s, t) -> (y, log_det)``: one affine coupling step for given ``s`` and ``t``
+#: (:func:`coupling_forward`, :func:`coupling_inverse`, or a student's own).
+CouplingFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+                      tuple[torch.Tensor, torch.Tensor]]
 
+
+def coupling_forward(x: torch.Tensor, mask: torch.Tensor, s: torch.Tensor, t: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """RealNVP eq. 4-6 for given scale and shift: ``y = m x + (1 - m)(x exp(s) + t)`` and
+    ``log|det dy/dx| = sum_i (1 - m_i) s_i`` per row, shapes (n, dim) and (n,)."""
+    free = 1 - mask
+    return mask * x + free * (x * torch.exp(s) + t), (free * s).sum(-1)
+
+
+def coupling_inverse(y: torch.Tensor, mask: torch.Tensor, s: torch.Tensor, t: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inverse of :func:`coupling_forward` for the same ``s`` and ``t`` (RealNVP eq. 8-9):
+    ``x = m y + (1 - m)(y - t) exp(-s)`` and ``log|det dx/dy| = -sum_i (1 - m_i) s_i``."""
+    free = 1 - mask
+    return mask * y + free * (y - t) * torch.exp(-s), -(free * s).sum(-1)
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
@@ -69,21 +91,22 @@ class AffineCoupling(nn.Module):
         free = 1 - self.mask
         return free * self.scale * torch.tanh(raw_s), free * t
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(y, log|det dy/dx|)``, shapes (n, dim) and (n,)."""
+    def forward(self, x: torch.Tensor, coupling: CouplingFn | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, log|det dy/dx|)``, shapes (n, dim) and (n,), computed by ``coupling``
+        (default :func:`coupling_forward`) from ``s`` and ``t`` of the kept coordinates."""
         check_points(x, self.dim)
-        kept = x * self.mask
-        s, t = self._s_t(kept)
-        y = kept + (1 - self.mask) * (x * torch.exp(s) + t)
-        return y, s.sum(-1)
+        s, t = self._s_t(x * self.mask)
+        return (coupling or coupling_forward)(x, self.mask, s, t)
 
-    def inverse(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x, log|det dx/dy|)``; the log-determinant is minus the forward one."""
+    def inverse(self, y: torch.Tensor, coupling_inverse_fn: CouplingFn | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, log|det dx/dy|)`` by ``coupling_inverse_fn`` (default
+        :func:`coupling_inverse`): the kept coordinates pass unchanged, so ``s`` and ``t``
+        computed from ``y``'s are those of the forward pass."""
         check_points(y, self.dim, "y")
-        kept = y * self.mask
-        s, t = self._s_t(kept)
-        x = kept + (1 - self.mask) * (y - t) * torch.exp(-s)
-        return x, -s.sum(-1)
+        s, t = self._s_t(y * self.mask)
+        return (coupling_inverse_fn or coupling_inverse)(y, self.mask, s, t)
 
 
 def alternating_masks(dim: int, n_layers: int) -> list[torch.Tensor]:
@@ -112,38 +135,43 @@ class RealNVP(nn.Module):
                 AffineCoupling(dim, m, hidden) for m in alternating_masks(dim, n_layers)
             )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``z = f(x)`` and ``log|det df/dx|`` (the sum over layers), shapes (n, dim), (n,)."""
+    def forward(self, x: torch.Tensor, coupling: CouplingFn | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``z = f(x)`` and ``log|det df/dx|`` (the sum over layers), shapes (n, dim), (n,);
+        ``coupling`` replaces :func:`coupling_forward` in every layer."""
         check_points(x, self.dim)
         log_det = x.new_zeros(x.shape[0])
         for layer in self.layers:
-            x, ld = layer(x)
+            x, ld = layer(x, coupling)
             log_det = log_det + ld
         return x, log_det
 
-    def inverse(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x = f^{-1}(z)`` and ``log|det df^{-1}/dz|``."""
+    def inverse(self, z: torch.Tensor, coupling_inverse_fn: CouplingFn | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x = f^{-1}(z)`` and ``log|det df^{-1}/dz|``; ``coupling_inverse_fn`` replaces
+        :func:`coupling_inverse` in every layer."""
         check_points(z, self.dim, "z")
         log_det = z.new_zeros(z.shape[0])
         for layer in reversed(self.layers):
-            z, ld = layer.inverse(z)
+            z, ld = layer.inverse(z, coupling_inverse_fn)
             log_det = log_det + ld
         return z, log_det
 
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+    def log_prob(self, x: torch.Tensor, coupling: CouplingFn | None = None) -> torch.Tensor:
         """Exact ``log p(x) = log N(f(x); 0, I) + log|det df/dx|`` (nats), shape (n,)."""
-        z, log_det = self(x)
+        z, log_det = self(x, coupling)
         return standard_normal_log_prob(z) + log_det
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None,
+               coupling_inverse_fn: CouplingFn | None = None) -> torch.Tensor:
         """``n`` samples ``f^{-1}(z)``, ``z ~ N(0, I)``, shape (n, dim)."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         device = next(self.parameters()).device
         z = torch.randn(n, self.dim, generator=generator,
                         device=generator.device if generator is not None else device)
-        return self.inverse(z.to(device))[0]
+        return self.inverse(z.to(device), coupling_inverse_fn)[0]
 
 
 def as_float_tensor(x: ArrayLike | torch.Tensor, dim: int | None = None) -> torch.Tensor:
@@ -158,11 +186,14 @@ def as_float_tensor(x: ArrayLike | torch.Tensor, dim: int | None = None) -> torc
 
 def train_flow(model: RealNVP, x_train: ArrayLike | torch.Tensor, steps: int = 2000,
                batch_size: int = 256, lr: float = 2e-3, seed: int = 0,
-               progress: bool | None = None, cosine: bool = True) -> History:
+               progress: bool | None = None, cosine: bool = True,
+               coupling: CouplingFn | None = None) -> History:
     """Maximum likelihood: minimise the mean negative log-likelihood ``-log p(x)`` (nats)
     with Adam, the learning rate decayed to 0 over ``steps`` on a cosine when ``cosine``
-    (Loshchilov & Hutter 2017). Records ``loss`` (the minibatch NLL) per step."""
-    return fit(model, lambda xb: -model.log_prob(xb).mean(), as_float_tensor(x_train, model.dim),
+    (Loshchilov & Hutter 2017). Records ``loss`` (the minibatch NLL) per step.
+    ``coupling`` replaces :func:`coupling_forward` in every layer (e.g. a student's own)."""
+    return fit(model, lambda xb: -model.log_prob(xb, coupling).mean(),
+               as_float_tensor(x_train, model.dim),
                steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                lr_schedule="cosine" if cosine else None, clip_norm=10.0, desc="RealNVP",
                progress=progress)

@@ -15,12 +15,14 @@ mostly off) the modes in every seed tried, while adding ``minibatch_std=True`` t
 using the saturating loss, covers all 8 modes. The non-saturating gradient follows
 ``KL(p_g || p_data) - 2 JSD`` (Arjovsky & Bottou 2017, theorem 2.5), and the reverse KL is
 mode-seeking. With a 2-dimensional z all variants cover the ring.
+
+Used in: chapters 2 and 10 (generated-image detection).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -152,9 +154,10 @@ def _leaky() -> nn.Module:
 
 def train_gan(G: MLPGenerator, D: MLPDiscriminator, x_train: torch.Tensor, steps: int,
               batch_size: int = 128, lr: float = 2e-4, seed: int = 0,
-              g_loss: str = "non_saturating", betas: tuple[float, float] = (0.5, 0.999),
-              progress: bool | None = None,
-              optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None
+              g_loss: str | Callable[[torch.Tensor], torch.Tensor] = "non_saturating",
+              betas: tuple[float, float] = (0.5, 0.999), progress: bool | None = None,
+              optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
+              d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = discriminator_loss
               ) -> History:
     """Alternate one D step and one G step (Goodfellow 2014, algorithm 1 with k = 1), Adam
     for both (``betas`` from Radford et al. 2016, DCGAN).
@@ -165,9 +168,25 @@ def train_gan(G: MLPGenerator, D: MLPDiscriminator, x_train: torch.Tensor, steps
     To train in chunks (e.g. to plot samples as training goes) without resetting Adam,
     pass the same ``optimizers`` = (opt_G, opt_D) to every call (and a new seed per chunk);
     ``lr`` and ``betas`` are then ignored.
+
+    ``g_loss`` is one of :data:`G_LOSSES` or a function ``fake_logits -> loss``; ``d_loss`` a
+    function ``(real_logits, fake_logits) -> loss`` (default :func:`discriminator_loss`), so
+    a student's own losses can train the networks.
     """
-    if g_loss not in G_LOSSES:
-        raise ValueError(f"g_loss must be one of {G_LOSSES}, got {g_loss!r}")
+    if isinstance(g_loss, str):
+        if g_loss not in G_LOSSES:
+            raise ValueError(f"g_loss must be one of {G_LOSSES} or a function, got {g_loss!r}")
+        kind = g_loss
+
+        def g_loss_fn(logits: torch.Tensor) -> torch.Tensor:
+            return generator_loss(logits, kind)
+    elif callable(g_loss):
+        g_loss_fn = g_loss
+    else:
+        raise TypeError(f"g_loss must be one of {G_LOSSES} or a function, got {g_loss!r}")
+    if not callable(d_loss):
+        raise TypeError(f"d_loss must be a function (real_logits, fake_logits) -> loss, "
+                        f"got {d_loss!r}")
     device = next(G.parameters()).device
     if tuple(x_train.shape[1:]) != D.data_shape:
         raise ValueError(f"x_train must have shape (N, {', '.join(map(str, D.data_shape))}), "
@@ -186,15 +205,15 @@ def train_gan(G: MLPGenerator, D: MLPDiscriminator, x_train: torch.Tensor, steps
         z = torch.randn(len(real), G.latent_dim, generator=generator, device=device)
         fake = G(z)
         real_logits, fake_logits = D(real), D(fake.detach())
-        d_loss = discriminator_loss(real_logits, fake_logits)
+        loss_d = d_loss(real_logits, fake_logits)
         opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
+        loss_d.backward()
         opt_d.step()
-        loss_g = generator_loss(D(fake), g_loss)
+        loss_g = g_loss_fn(D(fake))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        return {"d_loss": d_loss.item(), "g_loss": loss_g.item(),
+        return {"d_loss": loss_d.item(), "g_loss": loss_g.item(),
                 "d_real": torch.sigmoid(real_logits).mean().item(),
                 "d_fake": torch.sigmoid(fake_logits).mean().item()}
 

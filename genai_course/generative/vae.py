@@ -12,12 +12,14 @@ Gaussian KL (K&W appendix B). The decoder's noise scale ``sigma`` is one learned
 a hand-tuned beta; pass ``learn_scale=False`` to keep it fixed. Numbers are in nats per
 example (a density on continuous data: for images quantised to a few levels, like the
 digits, it can exceed 0 and is not a bits-per-pixel code length).
+
+Used in: chapters 2 and 4 (latent diffusion's autoencoder, through diffusion.latent).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -36,6 +38,16 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (logvar.exp() + mu.square() - 1.0 - logvar).sum(-1)
 
 
+def reparameterize_with_noise(mu: torch.Tensor, logvar: torch.Tensor,
+                              eps: torch.Tensor) -> torch.Tensor:
+    """``z = mu + exp(0.5 logvar) * eps`` for a given standard normal draw ``eps`` (K&W 2013,
+    section 2.4): differentiable in ``mu`` and ``logvar``."""
+    if mu.shape != logvar.shape or eps.shape != mu.shape:
+        raise ValueError(f"mu, logvar and eps must have the same shape, got {tuple(mu.shape)}, "
+                         f"{tuple(logvar.shape)} and {tuple(eps.shape)}")
+    return mu + (0.5 * logvar).exp() * eps
+
+
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """``z = mu + exp(0.5 logvar) * eps`` with ``eps ~ N(0, I)`` (K&W 2013, section 2.4):
@@ -44,7 +56,24 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} "
                          f"and {tuple(logvar.shape)}")
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-    return mu + (0.5 * logvar).exp() * eps
+    return reparameterize_with_noise(mu, logvar, eps)
+
+
+def gaussian_nll(x: torch.Tensor, x_mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """``-log N(x; x_mean, s^2 I)`` per example in nats, summed over every non-batch
+    dimension, with one scale ``s = exp(log_scale)``:
+    ``sum((x - x_mean)^2) / (2 s^2) + D log s + D/2 log(2 pi)``."""
+    d = math.prod(x.shape[1:])
+    sq = (x - x_mean).square().flatten(1).sum(1)
+    return 0.5 * sq * torch.exp(-2 * log_scale) + d * (log_scale + 0.5 * math.log(2 * math.pi))
+
+
+def negative_elbo(x: torch.Tensor, x_mean: torch.Tensor, log_scale: torch.Tensor,
+                  mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """The negative ELBO averaged over the batch (nats per example, 0-d): the Gaussian
+    reconstruction NLL of ``x`` given the decoder mean ``x_mean`` (one sample of z) plus
+    ``KL(q(z | x) || N(0, I))`` (K&W eq. 7 and appendix B)."""
+    return (gaussian_nll(x, x_mean, log_scale) + gaussian_kl(mu, logvar)).mean()
 
 
 def _conv_encoder(shape: tuple[int, ...], channels: tuple[int, ...], out: int) -> nn.Module:
@@ -137,12 +166,8 @@ class VAE(nn.Module):
         return self.decode(reparameterize(mu, logvar, generator)), mu, logvar
 
     def reconstruction_nll(self, x: torch.Tensor, x_mean: torch.Tensor) -> torch.Tensor:
-        """``-log N(x; x_mean, sigma^2 I)`` per example (nats):
-        ``sum((x - x_mean)^2) / (2 sigma^2) + D log sigma + D/2 log(2 pi)``."""
-        d = math.prod(self.data_shape)
-        sq = (x - x_mean).square().flatten(1).sum(1)
-        return 0.5 * sq * torch.exp(-2 * self.log_scale) + d * (
-            self.log_scale + 0.5 * math.log(2 * math.pi))
+        """``-log N(x; x_mean, sigma^2 I)`` per example (nats), see :func:`gaussian_nll`."""
+        return gaussian_nll(x, x_mean, self.log_scale)
 
     def _parts(self, x: torch.Tensor, n_samples: int, generator: torch.Generator | None
                ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -236,15 +261,45 @@ def evaluate_elbo(model: VAE, x: torch.Tensor, n_samples: int = 1, batch_size: i
 
 def train_vae(model: VAE, x_train: torch.Tensor, steps: int, batch_size: int = 128,
               lr: float = 1e-3, seed: int = 0, beta: float = 1.0,
-              progress: bool | None = None) -> History:
+              progress: bool | None = None, *,
+              negative_elbo_fn: Callable[..., torch.Tensor] | None = None,
+              reparameterize_fn: Callable[..., torch.Tensor] | None = None,
+              optimizer: torch.optim.Optimizer | None = None) -> History:
     """Adam on the negative ELBO (``beta``-weighted KL) for ``steps`` minibatches.
 
     Minibatch order and the reparameterisation noise come from generators seeded with
     ``seed``; seed the model's initialisation yourself (``torch.manual_seed``) for a fully
     reproducible run. Records ``loss``, ``reconstruction``, ``kl``, ``elbo``, ``sigma``.
+
+    ``negative_elbo_fn(x, x_mean, log_scale, mu, logvar)`` (default :func:`negative_elbo`)
+    and ``reparameterize_fn(mu, logvar, eps)`` (default :func:`reparameterize_with_noise`)
+    replace the package's pieces, e.g. with a student's own (``beta`` must then be 1);
+    ``loss`` is then what ``negative_elbo_fn`` returned, and the recorded parts are the
+    package's. Pass the same ``optimizer`` to successive calls to train in chunks.
     """
     model._check(x_train)
-    generator = torch.Generator(device=model.log_scale.device).manual_seed(seed)
-    return fit(model, lambda xb: model.loss(xb, beta=beta, generator=generator), x_train,
-               steps=steps, batch_size=batch_size, lr=lr, seed=seed, desc="VAE",
-               progress=progress)
+    device = model.log_scale.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    if negative_elbo_fn is None and reparameterize_fn is None:
+        def loss_fn(xb: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+            return model.loss(xb, beta=beta, generator=generator)
+    else:
+        if beta != 1.0:
+            raise ValueError("beta applies to the package's loss only: with negative_elbo_fn "
+                             "or reparameterize_fn, beta must be 1")
+        objective = negative_elbo_fn or negative_elbo
+        sample_z = reparameterize_fn or reparameterize_with_noise
+
+        def loss_fn(xb: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+            mu, logvar = model.encode(xb)
+            eps = torch.randn(mu.shape, generator=generator, device=device, dtype=mu.dtype)
+            x_mean = model.decode(sample_z(mu, logvar, eps))
+            loss = objective(xb, x_mean, model.log_scale, mu, logvar)
+            with torch.no_grad():
+                rec = model.reconstruction_nll(xb, x_mean).mean().item()
+                kl = gaussian_kl(mu, logvar).mean().item()
+            return loss, {"reconstruction": rec, "kl": kl, "elbo": -(rec + kl),
+                          "sigma": model.log_scale.exp().item()}
+
+    return fit(model, loss_fn, x_train, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+               optimizer=optimizer, desc="VAE", progress=progress)

@@ -330,3 +330,30 @@ def plot_samples_2d(samples: ArrayLike, reference: ArrayLike | None = None,
     ax.scatter(pts[:, 0], pts[:, 1], s=3, c="#d62728", alpha=0.6, linewidths=0)
     _square(ax, extent, title)
     return ax.figure
+
+
+def plot_history(history: Any, keys: Sequence[str], smooth: int = 50, ax: Axes | None = None,
+                 title: str | None = None, ylabel: str | None = None,
+                 labels: Sequence[str] | None = None) -> Figure:
+    """Training curves: each recorded ``keys`` of a :class:`genai_course.core.train.History`
+    (or a dict of lists) against the step, as a trailing moving average over ``smooth``
+    steps (the raw values faint behind it)."""
+    if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
+        raise ValueError(f"smooth must be an int >= 1, got {smooth!r}")
+    names = list(labels) if labels is not None else list(keys)
+    if len(names) != len(keys):
+        raise ValueError(f"need one label per key, got {len(names)} for {len(keys)}")
+    ax = _new_axes(ax, (5, 3.5))
+    for key, name in zip(keys, names, strict=True):
+        values = np.asarray(history[key], dtype=float)
+        if values.size == 0:
+            raise ValueError(f"nothing was recorded for {key!r}")
+        steps = np.arange(1, values.size + 1)
+        (line,) = ax.plot(steps, values, alpha=0.2, linewidth=0.8)
+        cumsum = np.cumsum(np.insert(values, 0, 0.0))
+        window = np.minimum(np.arange(1, values.size + 1), smooth)
+        mean = (cumsum[1:] - cumsum[np.arange(values.size) + 1 - window]) / window
+        ax.plot(steps, mean, color=line.get_color(), label=name)
+    ax.set(xlabel="training step", ylabel=ylabel or "", title=title or "")
+    ax.legend(fontsize=8)
+    return ax.figure

@@ -57,7 +57,23 @@ def discriminator_loss(real_logits, fake_logits):
     return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
 ''',
     },
-    "ex5_coupling_forward": {
+    "ex5_generator_loss": {
+        "binary cross-entropy against the label real": '''
+def generator_loss(fake_logits):
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+''',
+        "minus the log-sigmoid": '''
+def generator_loss(fake_logits):
+    return -F.logsigmoid(fake_logits).mean()
+''',
+        "softplus written out stably, with torch.where": '''
+def generator_loss(fake_logits):
+    l = fake_logits
+    per_example = torch.where(l > 0, torch.log1p(torch.exp(-l)), -l + torch.log1p(torch.exp(l)))
+    return per_example.sum() / l.numel()
+''',
+    },
+    "ex6_coupling_forward": {
         "torch.where on the mask": '''
 def coupling_forward(x, mask, s, t):
     keep = mask.bool()
@@ -73,7 +89,26 @@ def coupling_forward(x, mask, s, t):
     return y, s_used.sum(1)
 ''',
     },
-    "ex6_langevin_step": {
+    "ex7_coupling_inverse": {
+        "torch.where on the mask": '''
+def coupling_inverse(y, mask, s, t):
+    keep = mask.bool()
+    x = torch.where(keep, y, (y - t) / torch.exp(s))
+    log_det = -torch.where(keep, torch.zeros_like(s), s).sum(dim=-1)
+    return x, log_det
+''',
+        "one coordinate at a time": '''
+def coupling_inverse(y, mask, s, t):
+    x = y.clone()
+    log_det = torch.zeros(y.shape[0], dtype=y.dtype)
+    for j in range(y.shape[1]):
+        if mask[j] == 0:
+            x[:, j] = (y[:, j] - t[:, j]) * torch.exp(-s[:, j])
+            log_det = log_det - s[:, j]
+    return x, log_det
+''',
+    },
+    "ex8_langevin_step": {
         "numpy square root": '''
 import numpy as np
 def langevin_step(x, score_x, step_size, noise):

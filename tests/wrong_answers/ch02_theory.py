@@ -67,6 +67,17 @@ def negative_elbo(x, x_mean, log_scale, mu, logvar):
            + 0.5 * log_scale + 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
     return (nll + gaussian_kl(mu, logvar)).mean()
 ''',
+        "missing the log-scale term of the normaliser": '''
+def negative_elbo(x, x_mean, log_scale, mu, logvar):
+    nll = ((x - x_mean) ** 2 / (2 * torch.exp(2 * log_scale))
+           + 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
+    return (nll + gaussian_kl(mu, logvar)).mean()
+''',
+        "calls the package": '''
+from genai_course.generative.vae import negative_elbo as _ne
+def negative_elbo(x, x_mean, log_scale, mu, logvar):
+    return _ne(x, x_mean, log_scale, mu, logvar)
+''',
     },
     "ex4_discriminator_loss": {
         "BCE on probabilities (overflows)": '''
@@ -92,7 +103,30 @@ def discriminator_loss(real_logits, fake_logits):
     return _dl(real_logits, fake_logits)
 ''',
     },
-    "ex5_coupling_forward": {
+    "ex5_generator_loss": {
+        "the saturating loss": '''
+def generator_loss(fake_logits):
+    return -F.softplus(fake_logits).mean()
+''',
+        "labels not flipped (D's loss on the fakes)": '''
+def generator_loss(fake_logits):
+    return F.softplus(fake_logits).mean()
+''',
+        "log of the sigmoid (infinite for confident D)": '''
+def generator_loss(fake_logits):
+    return -torch.log(torch.sigmoid(fake_logits)).mean()
+''',
+        "sum over the batch instead of the mean": '''
+def generator_loss(fake_logits):
+    return F.softplus(-fake_logits).sum()
+''',
+        "calls the package": '''
+from genai_course.generative.gan import generator_loss as _gl
+def generator_loss(fake_logits):
+    return _gl(fake_logits)
+''',
+    },
+    "ex6_coupling_forward": {
         "log-det with the wrong sign": '''
 def coupling_forward(x, mask, s, t):
     y = mask * x + (1 - mask) * (x * torch.exp(s) + t)
@@ -113,8 +147,46 @@ def coupling_forward(x, mask, s, t):
     y = (1 - mask) * x + mask * (x * torch.exp(s) + t)
     return y, (mask * s).sum(dim=1)
 ''',
+        "calls the package": '''
+import genai_course.generative.flows as _flows
+def coupling_forward(x, mask, s, t):
+    y, log_det = _flows.coupling_forward(x, mask, s, t)
+    return y, log_det
+''',
     },
-    "ex6_langevin_step": {
+    "ex7_coupling_inverse": {
+        "multiplies by exp(s) again": '''
+def coupling_inverse(y, mask, s, t):
+    x = mask * y + (1 - mask) * (y - t) * torch.exp(s)
+    return x, -((1 - mask) * s).sum(dim=1)
+''',
+        "unscales before removing the shift": '''
+def coupling_inverse(y, mask, s, t):
+    x = mask * y + (1 - mask) * (y * torch.exp(-s) - t)
+    return x, -((1 - mask) * s).sum(dim=1)
+''',
+        "log-det of the forward direction": '''
+def coupling_inverse(y, mask, s, t):
+    x = mask * y + (1 - mask) * (y - t) * torch.exp(-s)
+    return x, ((1 - mask) * s).sum(dim=1)
+''',
+        "log-det sums the kept coordinates too": '''
+def coupling_inverse(y, mask, s, t):
+    x = mask * y + (1 - mask) * (y - t) * torch.exp(-s)
+    return x, -s.sum(dim=1)
+''',
+        "transforms the kept coordinates too": '''
+def coupling_inverse(y, mask, s, t):
+    x = (y - t) * torch.exp(-s)
+    return x, -((1 - mask) * s).sum(dim=1)
+''',
+        "calls the package": '''
+from genai_course.generative.flows import coupling_inverse as _ci
+def coupling_inverse(y, mask, s, t):
+    return _ci(y, mask, s, t)
+''',
+    },
+    "ex8_langevin_step": {
         "missing the factor 1/2 on the drift": '''
 def langevin_step(x, score_x, step_size, noise):
     return x + step_size * score_x + math.sqrt(step_size) * noise
@@ -130,6 +202,11 @@ def langevin_step(x, score_x, step_size, noise):
         "no noise (gradient ascent)": '''
 def langevin_step(x, score_x, step_size, noise):
     return x + 0.5 * step_size * score_x
+''',
+        "calls the package": '''
+from genai_course.generative.energy import langevin_step as _ls
+def langevin_step(x, score_x, step_size, noise):
+    return _ls(x, score_x, step_size, noise)
 ''',
     },
 }
