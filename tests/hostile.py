@@ -96,13 +96,8 @@ class Chapter(ChapterNotebooks):
         return Fixture(student, self.notebook(answers, edit), expected, status, note)
 
 
-# graded on one chapter only: how a process dies or a file is broken does not depend on it
-EXTRAS = {"common_mistakes", "extra_patching_cell", "exits_at_top_level", "deleted_answer_cell",
-          "empty_folder", "swallows_interrupt", "os_exit", "segfault"}
-
-
-def hostile_class(chapter: str, other_chapter: str, extras: bool = True) -> list[Fixture]:
-    """14 submissions, or 22 with ``extras`` (see the module docstring)."""
+def hostile_class(chapter: str, other_chapter: str) -> list[Fixture]:
+    """22 broken and hostile submissions (see the module docstring)."""
     ch = Chapter(chapter)
     solved = dict(ch.answers)
     first = ch.order[0]
@@ -195,7 +190,7 @@ return AlwaysEqual()""")
     other = (ROOT / "solutions" / other_chapter / f"{other_chapter}.ipynb").read_bytes()
     fixtures.append(Fixture("other_chapter", other, zero, "problems", "no answer cells"))
     fixtures.append(Fixture("empty_folder", None, zero, "missing", "nothing submitted"))
-    return [f for f in fixtures if extras or f.student not in EXTRAS]
+    return fixtures
 
 
 def right_answers(chapter: str) -> dict[str, dict[str, str]]:
