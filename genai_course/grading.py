@@ -251,9 +251,10 @@ def references_in_process(namespace: dict[str, Any], solutions: dict[str, str]
 def yours_or_reference(yours: Callable[..., Any], reference: Callable[..., Any],
                        exercise: str) -> Callable[..., Any]:
     """The function the notebook goes on with after an exercise: the student's ``yours``,
-    or ``reference`` (the package's version) while ``yours`` is still the unsolved stub
-    (it raises ``NotImplementedError``), with a notice printed once, so Run All reaches the
-    end of an untouched notebook. Any other error of ``yours`` is the student's to see."""
+    or ``reference`` (the package's version) while ``yours`` or a function it calls is still
+    an unsolved stub (it raises ``NotImplementedError``), with a notice printed once that
+    names the stub, so Run All reaches the end of an untouched notebook. Any other error of
+    ``yours`` is the student's to see."""
     noticed = False
 
     @functools.wraps(yours)
@@ -261,13 +262,24 @@ def yours_or_reference(yours: Callable[..., Any], reference: Callable[..., Any],
         nonlocal noticed
         try:
             return yours(*args, **kwargs)
-        except NotImplementedError:
+        except NotImplementedError as err:
             if not noticed:
-                print(f"[{exercise} is not solved yet: the cells below use the package's "
-                      f"reference {getattr(reference, '__qualname__', reference)!s} instead; "
+                stub = _raised_in(err)
+                what = (f"{exercise} is not solved yet" if stub == getattr(yours, "__name__", stub)
+                        else f"{exercise} calls {stub}, which is not solved yet")
+                print(f"[{what}: the cells below use the package's reference "
+                      f"{getattr(reference, '__qualname__', reference)!s} instead; "
                       "solve it and re-run them to use yours]")
                 noticed = True
             return reference(*args, **kwargs)
 
     call.is_reference = lambda: noticed  # type: ignore[attr-defined]
     return call
+
+
+def _raised_in(err: BaseException) -> str:
+    """The name of the function whose own code raised ``err`` (the innermost frame)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_name if tb is not None else "?"

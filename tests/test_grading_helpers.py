@@ -127,6 +127,22 @@ def test_yours_or_reference_falls_back_only_for_the_unsolved_stub(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_the_fallback_notice_names_the_stub_that_is_unsolved(capsys):
+    """A solved exercise that calls an unsolved earlier one falls back too, and the notice
+    says which function is missing rather than calling the solved exercise unsolved."""
+    def gaussian_kl(x):
+        raise NotImplementedError
+
+    def negative_elbo(x):
+        return 2 * gaussian_kl(x)
+
+    use = grading.yours_or_reference(negative_elbo, lambda x: -x, "Exercise 3")
+    assert use(5) == -5 and use.is_reference()
+    out = capsys.readouterr().out
+    assert "Exercise 3 calls gaussian_kl, which is not solved yet" in out
+    assert "Exercise 3 is not solved yet" not in out
+
+
 def test_a_failed_check_names_the_call_it_checked(tmp_path):
     """The message says which call failed, as written in the test (here a file: notebook
     cells are in linecache the same way)."""
