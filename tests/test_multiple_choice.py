@@ -10,13 +10,15 @@ import pytest
 import torch
 
 from genai_course.data.tinylang import TinyLang
-from genai_course.evaluation.language_models import CharGPT, CharNGram, TextModel
+from genai_course.evaluation.language_models import CharGPT, CharNGram, ChatTextModel, TextModel
 from genai_course.evaluation.multiple_choice import (
     MCItem,
     accuracy,
     agreement_items,
     letter_prompt,
     score_items,
+    score_methods,
+    world_items,
 )
 
 
@@ -118,3 +120,64 @@ def test_tinygpt_knows_agreement_but_not_the_letter_format(items, one_thread):
     gpt = CharGPT(load_pretrained("tinygpt-tinylang"), name="tinygpt")
     assert accuracy(score_items(gpt, items, "full"))[0] > 0.85
     assert accuracy(score_items(gpt, items, "generate"))[0] < 0.2  # it writes TinyLang instead
+
+
+def test_chat_text_model_scores_the_reply_after_the_chat_template(one_thread):
+    """The user's message in the template, then the reply's tokens, summed by hand from the
+    network's log-softmax; the harness's separating space is not part of the reply."""
+    from genai_course.llm.chat import ChatModel, ChatTokenizer
+    from genai_course.llm.transformer import GPT, GPTConfig
+
+    tok = ChatTokenizer()
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=2,
+                          n_embd=16), seed=0)
+    adapter = ChatTextModel(ChatModel(model, tok), name="chat")
+
+    def by_hand(context, reply):
+        prompt = ([tok.role_ids["user"], *tok.encode(context), tok.end_id,
+                   tok.role_ids["assistant"]])
+        ids = prompt + tok.encode(reply)
+        with torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([ids[:-1]])).double(), -1)[0]
+        return sum(float(logp[p - 1, ids[p]]) for p in range(len(prompt), len(ids)))
+
+    pairs = [("What is 2 + 3?", " 5"), ("Who?", " a fox"), ("Who?", "b")]
+    assert adapter.logprobs(pairs) == pytest.approx([by_hand("What is 2 + 3?", "5"),
+                                                     by_hand("Who?", "a fox"),
+                                                     by_hand("Who?", "b")], abs=1e-4)
+    with pytest.raises(ValueError, match="must not be empty"):
+        adapter.logprobs([("Who?", " ")])
+    greedy = adapter.generate(["Hi", "Who?"], max_chars=5, stop=None)
+    assert greedy == [adapter.chat.chat([{"role": "user", "content": p}], temperature=0,
+                                        max_tokens=5).text for p in ["Hi", "Who?"]]
+
+
+def test_world_items_ask_tinyworld_facts_with_one_true_choice():
+    from genai_course.data import tasks
+    from genai_course.data.tinyworld import VALUES, default_world
+
+    world = default_world()
+    for people in ("trained", "held_back"):
+        asked = world_items(30, people=people, seed=3)
+        facts = tasks.generate("fact", 30, seed=3, split="test", people=people)
+        assert [it.question for it in asked] == [f.prompt for f in facts]
+        for it, fact in zip(asked, facts, strict=True):
+            person = world.person(fact.meta["person"])
+            values = VALUES[fact.meta["attribute"]]
+            assert person.split == people
+            assert it.choices[it.answer] == person.value(fact.meta["attribute"])
+            assert len(set(it.choices)) == 4 and set(it.choices) <= set(values)
+        assert len({it.answer for it in asked}) > 1  # the right answer moves around
+
+
+def test_tinychat_knows_trained_facts_only_by_full_answer(one_thread):
+    """The shipped TinyChat: the facts it was trained on by full-answer likelihood, chance on
+    the held-back people, and (a measured failure) chance when read off by letter."""
+    from genai_course.pretrained.tinychat import load_chat
+
+    chat = ChatTextModel(load_chat(), name="TinyChat")
+    trained = score_methods(chat, world_items(40, "trained"), ["full", "letter"])
+    held_back = score_items(chat, world_items(40, "held_back"), "full")
+    assert accuracy(trained["full"])[0] >= 0.85
+    assert accuracy(held_back)[0] <= 0.45
+    assert accuracy(trained["letter"])[0] <= 0.45

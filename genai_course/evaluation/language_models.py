@@ -10,8 +10,10 @@ A benchmark harness should not care what the model is. It needs two things:
 :class:`TextModel` states that contract. :class:`CharGPT` adapts a character-level GPT (the
 chapter 3 model, e.g. ``load_pretrained("tinygpt-tinylang")``); :class:`CharNGram` adapts a
 character n-gram model (:class:`~genai_course.classic.ngram.NGramLanguageModel` over
-characters). A chat model plugs in with an adapter that wraps each prompt in its chat
-template; an OpenAI-compatible endpoint plugs in the same way.
+characters); :class:`ChatTextModel` adapts a chat model (TinyChat's
+:class:`~genai_course.llm.chat.ChatModel`) by wrapping each prompt in its chat template as the
+user's message, as harnesses do for chat models; an OpenAI-compatible endpoint plugs in the
+same way.
 
 Used in: chapter 8.
 """
@@ -27,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from genai_course.classic.ngram import NGramLanguageModel
+from genai_course.llm.chat import ChatModel
 from genai_course.llm.tokenizers import CharTokenizer
 from genai_course.llm.transformer import GPT
 
@@ -191,3 +194,35 @@ class CharNGram:
         return [_cut("".join(self.model.generate(max_chars, seed=rng.randrange(2**31),
                                                  temperature=temperature, context=list(p))),
                      stop) for p in prompts]
+
+
+class ChatTextModel:
+    """A :class:`~genai_course.llm.chat.ChatModel` as a :class:`TextModel`: each context is
+    the user's message and each continuation the start of the assistant's reply. A reply
+    starts a new turn, so the space a harness puts between a question and a choice is
+    dropped; the reply is not closed (``log p`` of its text only, like the continuation of a
+    base model)."""
+
+    def __init__(self, chat: ChatModel, name: str = "chat") -> None:
+        self.chat, self.name = chat, name
+
+    def logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        out = []
+        for context, continuation in pairs:
+            reply = continuation.lstrip(" ")
+            if not reply:
+                raise ValueError("a continuation must not be empty")
+            out.append(self.chat.logprob([{"role": "user", "content": context}], reply,
+                                         close=False))
+        return out
+
+    def generate(self, prompts: Sequence[str], max_chars: int, temperature: float = 0.0,
+                 seed: int = 0, stop: str | None = "\n") -> list[str]:
+        """Greedy replies (batched); sampled ones at ``temperature`` > 0, seeded per prompt."""
+        conversations = [[{"role": "user", "content": p}] for p in prompts]
+        if temperature == 0:
+            replies = self.chat.answer_many(conversations, max_tokens=max_chars)
+        else:
+            replies = [self.chat.chat(c, temperature=temperature, max_tokens=max_chars,
+                                      seed=seed + i).text for i, c in enumerate(conversations)]
+        return [_cut(r, stop) for r in replies]

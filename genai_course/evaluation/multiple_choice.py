@@ -21,7 +21,10 @@ sentence, where every wrong choice changes one word so that the grammar cannot p
 sentence (a verb's number, a pronoun, a noun's number: the agreement phenomena of BLiMP,
 Warstadt et al. 2020). :func:`recall_items` asks instead what a given text said: every choice
 is grammatical, so only a model that has seen the text can know the answer (a test of
-memory, and so of contamination).
+memory, and so of contamination). :func:`world_items` asks TinyWorld's closed-book questions
+(the task world's ``fact`` family) with four values of the asked attribute as choices: about
+the people whose biographies TinyChat was trained on, or about the held-back people no model
+here has seen.
 
 Used in: chapter 8.
 """
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genai_course.core.checks import check_int
-from genai_course.data import tinylang
+from genai_course.data import tasks, tinylang
 from genai_course.evaluation.language_models import TextModel
 
 LETTERS = "abcd"
@@ -199,3 +202,18 @@ def recall_items(n_items: int, split: str = "test", n_choices: int = 4, seed: in
     (a colour, an object, a verb, an agent) that the exact grammar accepts, so every choice
     is a correct sentence and only memory of the text tells them apart."""
     return _swap_items(n_items, split, n_choices, seed, language, True, "recall")
+
+
+def world_items(n_items: int, people: str = "trained", n_choices: int = 4, seed: int = 0
+                ) -> list[MCItem]:
+    """``n_items`` closed-book questions about TinyWorld's ``people`` (``"trained"`` or
+    ``"held_back"``) from the task world's test split (phrasings never trained on), each with
+    the right value and ``n_choices - 1`` other values of the same attribute, shuffled."""
+    rng = random.Random(f"world/{seed}")
+    out = []
+    for item in tasks.generate("fact", n_items, seed=seed, split="test", people=people):
+        others = rng.sample([v for v in item.choices if v != item.answer], n_choices - 1)
+        choices = [item.answer, *others]
+        rng.shuffle(choices)
+        out.append(MCItem(item.prompt, tuple(choices), choices.index(item.answer)))
+    return out
