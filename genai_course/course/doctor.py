@@ -35,6 +35,10 @@ DEPENDENCIES = (
     ("uvicorn", "uvicorn"),
     ("httpx", "httpx"),
     ("jsonschema", "jsonschema"),
+    # chapter 9's deployment: the ONNX export and ONNX Runtime
+    ("onnx", "onnx"),
+    ("onnxscript", "onnxscript"),
+    ("onnxruntime", "onnxruntime"),
 )
 # The lab extra (`pip install "genai-course[lab]"`): JupyterLab and nbgrader's Validate button;
 # instructors need it too. Reported, never a failure, without it.

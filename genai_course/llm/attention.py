@@ -184,7 +184,9 @@ class MultiHeadAttention(nn.Module):
                                                         return_weights=True)
             self.last_weights = weights.detach()
         else:  # PyTorch's fused kernel computes the same function (tests compare), faster
-            square = T == k.shape[-2]  # no cache: its built-in causal mask is the right one
+            # no cache: its built-in causal mask is the right one (a Python bool, so the
+            # model also exports with dynamic shapes)
+            square = cache is None or T == k.shape[-2]
             mask = causal_mask(T, k.shape[-2], device=x.device) if causal and not square \
                 else None
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
