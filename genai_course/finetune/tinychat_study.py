@@ -171,9 +171,10 @@ def old_task_scores(chat: ChatModel, n: int = EVALUATION["old_items"],
 
 def run(chat: ChatModel, split: dict[str, list[tasks.Item]], name: str, seed: int = 0,
         steps: int = TRAINING["steps"], old_items: int = EVALUATION["old_items"],
-        progress: bool = False) -> tuple[ChatModel, dict[str, Any]]:
+        progress: bool | None = None) -> tuple[ChatModel, dict[str, Any]]:
     """One run of :data:`RUNS` from ``chat``'s model: the tuned ChatModel and its row
-    (new-task and old-task scores, trainable parameters, seconds, FLOPs, state bytes)."""
+    (new-task and old-task scores, trainable parameters, seconds, FLOPs, state bytes);
+    ``progress`` as in :func:`genai_course.core.train.fit`."""
     args = {"alpha": TRAINING["alpha"], **RUNS[name]}
     lr = args.pop("lr", TRAINING["lr_full"] if args["method"] == "full"
                   else TRAINING["lr_lora"])
