@@ -66,7 +66,8 @@ OLD_ROWS: tuple[str, ...] = ("add 2-digit, direct", "facts, trained (closed book
 #: Fresh test items per old row, and the seed of the item set (the same before and after).
 EVALUATION: dict[str, Any] = dict(old_items=60, seed=7)
 #: The study's runs: name -> finetune() arguments (``lr`` overrides the method's default:
-#: the learning rate is the strongest knob of forgetting, so two runs turn it up).
+#: the learning rate is the strongest knob of forgetting, so three runs move it: each method
+#: is then seen at two or three points of its learning-forgetting trade-off).
 RUNS: dict[str, dict[str, Any]] = {
     "full": dict(method="full"),
     **{f"LoRA r={r}": dict(method="lora", r=r, targets=list(GPT_TARGETS["all linear"]))
@@ -75,8 +76,9 @@ RUNS: dict[str, dict[str, Any]] = {
                                     targets=list(GPT_TARGETS["attention qkv"])),
     "LoRA r=8, mlp": dict(method="lora", r=8, targets=list(GPT_TARGETS["mlp"])),
     "full, lr 3e-4": dict(method="full", lr=3e-4),
-    "LoRA r=8, lr 3e-3": dict(method="lora", r=8, targets=list(GPT_TARGETS["all linear"]),
-                              lr=3e-3),
+    **{f"LoRA r=8, lr {lr:.0e}".replace("e-0", "e-"): dict(
+        method="lora", r=8, targets=list(GPT_TARGETS["all linear"]), lr=lr)
+       for lr in (3e-4, 3e-3)},
 }
 #: Runs repeated with more seeds (adapter initialisation and batch order): the spread.
 SEEDED_RUNS: dict[str, tuple[int, ...]] = {"full": (0, 1), "LoRA r=8": (0, 1)}
