@@ -122,7 +122,8 @@ def test_the_recipe_runs_on_a_tiny_budget_and_returns_the_documented_fields(chat
         assert set(row["new"]) == {"fresh phrasing", "trained phrasing", "people not taught"}
         assert set(row["old"]) == {*ts.OLD_ROWS, "format obeyed"}
     full, _, lora1 = study["runs"]
-    assert full["trainable"] == full["base_parameters"] == 806_272
+    n_parameters = sum(p.numel() for p in chat.model.parameters())
+    assert full["trainable"] == full["base_parameters"] == n_parameters
     targets = ts.RUNS["LoRA r=1"]["targets"]
     assert lora1["trainable"] == sum(  # r * (in + out) per wrapped layer, r = 1
         m.in_features + m.out_features for n, m in chat.model.named_modules()

@@ -26,8 +26,8 @@ checked against the numbers, whatever they say. A second table quantises TinyCha
 (float16, bfloat16, int8 and int4, per tensor and per channel;
 :mod:`genai_course.finetune.quantize`) and scores the same rows.
 
-``python -m genai_course.finetune.tinychat_study --write`` runs everything (about
-:data:`EXPECTED_MINUTES` minutes on one CPU thread) and writes :data:`REPORT_PATH`, which the
+``python -m genai_course.finetune.tinychat_study --write`` runs everything (about a quarter
+of an hour on one CPU thread of a loaded machine) and writes :data:`REPORT_PATH`, which the
 notebook reads (:func:`load_report`).
 
 Used in: chapter 7.
@@ -89,7 +89,6 @@ FORMATS: dict[str, tuple[Any, bool]] = {
     "int8 per channel": (8, True), "int4 per tensor": (4, False), "int4 per channel": (4, True),
 }
 REPORT_PATH = Path(__file__).with_name("tinychat_study.json")
-EXPECTED_MINUTES = 10
 
 
 # --------------------------------------------------------------------------- the new task
