@@ -5,6 +5,8 @@ assistant's tokens."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -83,7 +85,7 @@ def test_hugging_face_apply_chat_template_gives_the_same_ids(tok, messages) -> N
     hf = hf_tokenizer(tok)
     for add in (False, True):
         expected = hf.apply_chat_template(messages, tokenize=True, add_generation_prompt=add)
-        if isinstance(expected, dict):  # transformers >= 5 returns a BatchEncoding
+        if isinstance(expected, Mapping):  # transformers >= 5: a BatchEncoding (a UserDict)
             expected = expected["input_ids"]
         assert apply_chat_template(tok, messages, add_generation_prompt=add) == expected
         assert apply_chat_template(tok, messages, tokenize=False, add_generation_prompt=add) \
