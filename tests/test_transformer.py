@@ -16,7 +16,9 @@ from genai_course.llm.transformer import (
     GPT,
     GPTConfig,
     block_forward,
+    block_output,
     block_params,
+    block_qkv,
     count_parameters,
     evaluate_stream_loss,
     random_windows,
@@ -208,6 +210,9 @@ def test_block_forward_is_the_block_as_a_function(positional: str) -> None:
 
     with torch.no_grad():
         torch.testing.assert_close(block_forward(x, params, config.n_head, attend), block(x))
+        q, k, v = block_qkv(x, params, config.n_head)
+        assert q.shape == (3, 2, 7, 8)
+        torch.testing.assert_close(block_output(x, attend(q, k, v), params), block(x))
 
 
 def test_generate_uses_the_given_nucleus_filter() -> None:

@@ -5,8 +5,8 @@ pre-LayerNorm blocks ``x + attn(ln(x))``, ``x + mlp(ln(x))`` (GPT-2's placement 
 norms), a final LayerNorm and an output layer that shares its weights with the token
 embedding (Press & Wolf 2017). :func:`count_parameters` gives the parameter count from the
 configuration alone; :meth:`GPT.generate` decodes with or without a key/value cache;
-:func:`block_forward` is a block as a function of plain tensors (chapter 3 has students
-write it).
+:func:`block_qkv` and :func:`block_output` are a block's two halves around the attention, as
+functions of plain tensors (chapter 3 has students write them).
 """
 
 from __future__ import annotations
@@ -120,21 +120,34 @@ def block_params(block: Block) -> dict[str, nn.Parameter]:
     return {BLOCK_PARAMS[name]: p for name, p in block.named_parameters()}
 
 
+def block_qkv(x: torch.Tensor, params: dict[str, torch.Tensor], n_head: int
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The first half of :class:`Block` as a function of plain tensors: the heads
+    ``(B, n_head, T, C / n_head)`` of the queries, keys and values of ``ln1(x)``
+    (``params`` as :func:`block_params`)."""
+    C = x.shape[-1]
+    h = F.layer_norm(x, (C,), params["ln1_weight"], params["ln1_bias"])
+    q, k, v = F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+
+
+def block_output(x: torch.Tensor, heads: torch.Tensor, params: dict[str, torch.Tensor]
+                 ) -> torch.Tensor:
+    """The second half of :class:`Block` (no dropout): with ``heads`` the attention's output
+    ``(B, H, T, C / H)``, ``x + proj(merge(heads))``, then ``x + out(gelu(fc(ln2(x))))``."""
+    C = x.shape[-1]
+    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    h = F.layer_norm(x, (C,), params["ln2_weight"], params["ln2_bias"])
+    return x + F.linear(F.gelu(F.linear(h, params["fc_weight"], params["fc_bias"])),
+                        params["out_weight"], params["out_bias"])
+
+
 def block_forward(x: torch.Tensor, params: dict[str, torch.Tensor], n_head: int,
                   attend: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
                   ) -> torch.Tensor:
-    """:class:`Block`'s forward pass (no dropout) as a function of plain tensors: pre-LN
-    ``x + proj(attend(q, k, v))`` with ``q, k, v`` the heads of ``qkv(ln1(x))``, then
-    ``x + out(gelu(fc(ln2(x))))``. ``attend`` maps heads ``(B, H, T, C / H)`` to heads (causal
-    attention, with RoPE or a cache as the caller decides); ``params`` as :func:`block_params`."""
-    C = x.shape[-1]
-    h = F.layer_norm(x, (C,), params["ln1_weight"], params["ln1_bias"])
-    q, k, v = (split_heads(t, n_head)
-               for t in F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1))
-    x = x + F.linear(merge_heads(attend(q, k, v)), params["proj_weight"], params["proj_bias"])
-    h = F.gelu(F.linear(F.layer_norm(x, (C,), params["ln2_weight"], params["ln2_bias"]),
-                        params["fc_weight"], params["fc_bias"]))
-    return x + F.linear(h, params["out_weight"], params["out_bias"])
+    """:class:`Block`'s forward pass as :func:`block_qkv`, then ``attend(q, k, v)`` (causal
+    attention, with RoPE or a cache as the caller decides), then :func:`block_output`."""
+    return block_output(x, attend(*block_qkv(x, params, n_head)), params)
 
 
 class GPT(nn.Module):

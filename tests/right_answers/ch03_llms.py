@@ -109,41 +109,53 @@ def rope(x, positions, base=10000.0):
     return out
 ''',
     },
-    "ex5_block_forward": {
+    "ex5_transformer_block": {
         "LayerNorm by hand, matrix products with .T, heads reshaped inline": '''
-def block_forward(x, params, n_head, attend):
+def _norm(t, w, b):
+    mean = t.mean(-1, keepdim=True)
+    var = ((t - mean) ** 2).mean(-1, keepdim=True)
+    return (t - mean) / torch.sqrt(var + 1e-5) * w + b
+
+
+def block_qkv(x, params, n_head):
     B, T, C = x.shape
+    qkv = _norm(x, params["ln1_weight"], params["ln1_bias"]) @ params["qkv_weight"].T
+    qkv = qkv + params["qkv_bias"]
+    return tuple(t.reshape(B, T, n_head, C // n_head).transpose(1, 2) for t in qkv.chunk(3, dim=-1))
 
-    def norm(t, w, b):
-        mean = t.mean(-1, keepdim=True)
-        var = ((t - mean) ** 2).mean(-1, keepdim=True)
-        return (t - mean) / torch.sqrt(var + 1e-5) * w + b
 
-    h = norm(x, params["ln1_weight"], params["ln1_bias"])
-    qkv = h @ params["qkv_weight"].T + params["qkv_bias"]
-    q, k, v = (t.reshape(B, T, n_head, C // n_head).transpose(1, 2) for t in qkv.chunk(3, dim=-1))
-    y = attend(q, k, v).transpose(1, 2).reshape(B, T, C)
-    x = x + y @ params["proj_weight"].T + params["proj_bias"]
-    h = norm(x, params["ln2_weight"], params["ln2_bias"])
-    hidden = h @ params["fc_weight"].T + params["fc_bias"]
+def block_output(x, heads, params):
+    B, H, T, D = heads.shape
+    merged = heads.transpose(1, 2).reshape(B, T, H * D)
+    x = x + merged @ params["proj_weight"].T + params["proj_bias"]
+    hidden = _norm(x, params["ln2_weight"], params["ln2_bias"]) @ params["fc_weight"].T
+    hidden = hidden + params["fc_bias"]
     hidden = 0.5 * hidden * (1 + torch.erf(hidden / math.sqrt(2)))
     return x + hidden @ params["out_weight"].T + params["out_bias"]
 ''',
         "torch.nn layers loaded with the tensors": '''
-def block_forward(x, params, n_head, attend):
-    C = x.shape[-1]
-    ln1, ln2 = torch.nn.LayerNorm(C).to(x.dtype), torch.nn.LayerNorm(C).to(x.dtype)
+def _layer_norm(params, name, C, dtype):
+    norm = torch.nn.LayerNorm(C).to(dtype)
     with torch.no_grad():
-        for norm, name in ((ln1, "ln1"), (ln2, "ln2")):
-            norm.weight.copy_(params[f"{name}_weight"])
-            norm.bias.copy_(params[f"{name}_bias"])
-    q, k, v = torch.addmm(params["qkv_bias"], ln1(x).flatten(0, 1), params["qkv_weight"].T).view(
-        *x.shape[:2], 3 * C).split(C, dim=-1)
-    heads = attend(split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head))
+        norm.weight.copy_(params[f"{name}_weight"])
+        norm.bias.copy_(params[f"{name}_bias"])
+    return norm
+
+
+def block_qkv(x, params, n_head):
+    C = x.shape[-1]
+    h = _layer_norm(params, "ln1", C, x.dtype)(x)
+    qkv = torch.addmm(params["qkv_bias"], h.flatten(0, 1), params["qkv_weight"].T)
+    q, k, v = qkv.view(*x.shape[:2], 3 * C).split(C, dim=-1)
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+
+
+def block_output(x, heads, params):
+    C = x.shape[-1]
     x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
-    mlp = torch.nn.Sequential(torch.nn.GELU())
-    return x + F.linear(mlp(F.linear(ln2(x), params["fc_weight"], params["fc_bias"])),
-                        params["out_weight"], params["out_bias"])
+    h = torch.nn.GELU()(F.linear(_layer_norm(params, "ln2", C, x.dtype)(x), params["fc_weight"],
+                                 params["fc_bias"]))
+    return x + F.linear(h, params["out_weight"], params["out_bias"])
 ''',
     },
     "ex6_gpt_parameter_count": {

@@ -209,77 +209,81 @@ def rope(x, positions, base=10000.0):
     return _rope(x, positions, base)
 ''',
     },
-    "ex5_block_forward": {
-        "post-LayerNorm (normalises after the residual addition)": '''
-def block_forward(x, params, n_head, attend):
+    "ex5_transformer_block": {
+        "no LayerNorm before the attention": '''
+def block_qkv(x, params, n_head):
     C = x.shape[-1]
     q, k, v = F.linear(x, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
-    heads = attend(split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head))
-    x = F.layer_norm(x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"]),
-                     (C,), params["ln1_weight"], params["ln1_bias"])
-    h = F.gelu(F.linear(x, params["fc_weight"], params["fc_bias"]))
-    return F.layer_norm(x + F.linear(h, params["out_weight"], params["out_bias"]),
-                        (C,), params["ln2_weight"], params["ln2_bias"])
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
 ''',
-        "no residual connection around the MLP": '''
-def block_forward(x, params, n_head, attend):
+        "keys and queries swapped (the layer's output is [q, k, v])": '''
+def block_qkv(x, params, n_head):
     C = x.shape[-1]
     h = F.layer_norm(x, (C,), params["ln1_weight"], params["ln1_bias"])
+    k, q, v = F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+''',
+        "LayerNorms without their weights and biases": '''
+def block_qkv(x, params, n_head):
+    C = x.shape[-1]
+    h = F.layer_norm(x, (C,))
     q, k, v = F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
-    heads = attend(split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head))
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+
+
+def block_output(x, heads, params):
+    C = x.shape[-1]
+    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    h = F.gelu(F.linear(F.layer_norm(x, (C,)), params["fc_weight"], params["fc_bias"]))
+    return x + F.linear(h, params["out_weight"], params["out_bias"])
+''',
+        "post-LayerNorm (normalises after each residual addition)": '''
+def block_qkv(x, params, n_head):
+    C = x.shape[-1]
+    q, k, v = F.linear(x, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+
+
+def block_output(x, heads, params):
+    C = x.shape[-1]
+    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    x = F.layer_norm(x, (C,), params["ln1_weight"], params["ln1_bias"])
+    h = F.gelu(F.linear(x, params["fc_weight"], params["fc_bias"]))
+    return F.layer_norm(x + F.linear(h, params["out_weight"], params["out_bias"]), (C,),
+                        params["ln2_weight"], params["ln2_bias"])
+''',
+        "no residual connection around the MLP": '''
+def block_output(x, heads, params):
+    C = x.shape[-1]
     x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
     h = F.layer_norm(x, (C,), params["ln2_weight"], params["ln2_bias"])
     h = F.gelu(F.linear(h, params["fc_weight"], params["fc_bias"]))
     return F.linear(h, params["out_weight"], params["out_bias"])
 ''',
-        "ignores attend (its own causal attention, no RoPE)": '''
-def block_forward(x, params, n_head, attend):
+        "no residual connection around the attention": '''
+def block_output(x, heads, params):
     C = x.shape[-1]
-    h = F.layer_norm(x, (C,), params["ln1_weight"], params["ln1_bias"])
-    q, k, v = F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
-    q, k, v = (split_heads(t, n_head) for t in (q, k, v))
-    heads = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
-    h = F.layer_norm(x, (C,), params["ln2_weight"], params["ln2_bias"])
-    h = F.gelu(F.linear(h, params["fc_weight"], params["fc_bias"]))
-    return x + F.linear(h, params["out_weight"], params["out_bias"])
-''',
-        "keys and queries swapped (the layer's output is [q, k, v])": '''
-def block_forward(x, params, n_head, attend):
-    C = x.shape[-1]
-    h = F.layer_norm(x, (C,), params["ln1_weight"], params["ln1_bias"])
-    k, q, v = F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
-    heads = attend(split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head))
-    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    x = F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
     h = F.layer_norm(x, (C,), params["ln2_weight"], params["ln2_bias"])
     h = F.gelu(F.linear(h, params["fc_weight"], params["fc_bias"]))
     return x + F.linear(h, params["out_weight"], params["out_bias"])
 ''',
         "ReLU instead of GELU": '''
-def block_forward(x, params, n_head, attend):
+def block_output(x, heads, params):
     C = x.shape[-1]
-    h = F.layer_norm(x, (C,), params["ln1_weight"], params["ln1_bias"])
-    q, k, v = F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
-    heads = attend(split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head))
     x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
     h = F.layer_norm(x, (C,), params["ln2_weight"], params["ln2_bias"])
     h = F.relu(F.linear(h, params["fc_weight"], params["fc_bias"]))
     return x + F.linear(h, params["out_weight"], params["out_bias"])
 ''',
-        "LayerNorms without their weights and biases": '''
-def block_forward(x, params, n_head, attend):
-    C = x.shape[-1]
-    h = F.layer_norm(x, (C,))
-    q, k, v = F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
-    heads = attend(split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head))
-    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
-    h = F.gelu(F.linear(F.layer_norm(x, (C,)), params["fc_weight"], params["fc_bias"]))
-    return x + F.linear(h, params["out_weight"], params["out_bias"])
-''',
         "calls the package": '''
-from genai_course.llm.transformer import block_forward as _block
-def block_forward(x, params, n_head, attend):
-    return _block(x, params, n_head, attend)
+from genai_course.llm.transformer import block_output as _output, block_qkv as _qkv
+def block_qkv(x, params, n_head):
+    return _qkv(x, params, n_head)
+
+
+def block_output(x, heads, params):
+    return _output(x, heads, params)
 ''',
     },
     "ex6_gpt_parameter_count": {
