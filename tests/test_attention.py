@@ -13,6 +13,7 @@ from genai_course.llm.attention import (
     MultiHeadAttention,
     apply_rope,
     attend_with_cache,
+    causal_attention,
     causal_mask,
     merge_heads,
     rope_angles,
@@ -213,3 +214,11 @@ def test_attend_with_cache_gives_the_last_rows_of_causal_attention(t_past: int) 
                                           k[:, :, :t_past], v[:, :, :t_past])
     assert torch.equal(k_all, k) and torch.equal(v_all, v)
     torch.testing.assert_close(out, full[:, :, t_past:])
+
+
+def test_causal_attention_returns_pytorchs_output_and_lower_triangular_weights() -> None:
+    q, k, v, _ = qkv(2, 5, 4)
+    out, weights = causal_attention(q, k, v)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True))
+    assert torch.equal(weights.triu(1), torch.zeros_like(weights))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 5))

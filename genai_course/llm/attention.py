@@ -5,6 +5,7 @@
   :func:`torch.nn.functional.scaled_dot_product_attention`.
 * :class:`MultiHeadAttention` — ``h`` heads in parallel subspaces, concatenated and projected
   (Vaswani et al. 2017, section 3.2.2), with an optional key/value cache for generation.
+* :func:`causal_attention` — the causal case, with its weights.
 * :func:`split_heads` / :func:`merge_heads` — ``(B, T, C) <-> (B, H, T, C / H)``.
 * :func:`attend_with_cache` — new queries attend to cached keys/values and to themselves.
 * :func:`sinusoidal_positions` — the fixed sine/cosine encodings (Vaswani et al. 2017, 3.5).
@@ -76,6 +77,14 @@ def scaled_dot_product_attention(
         weights = F.dropout(weights, p=dropout_p)
     out = weights @ v
     return (out, weights) if return_weights else out
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Causal self-attention of ``(..., T, d)`` tensors and its weights ``(..., T, T)``:
+    :func:`scaled_dot_product_attention` with ``is_causal=True``."""
+    out, weights = scaled_dot_product_attention(q, k, v, is_causal=True, return_weights=True)
+    return out, weights
 
 
 def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
