@@ -12,10 +12,14 @@ from genai_course.llm.attention import (
     KVCache,
     MultiHeadAttention,
     apply_rope,
+    attend_with_cache,
+    causal_attention,
     causal_mask,
+    merge_heads,
     rope_angles,
     scaled_dot_product_attention,
     sinusoidal_positions,
+    split_heads,
 )
 
 
@@ -188,3 +192,33 @@ def test_rope_dot_product_depends_only_on_the_offset() -> None:
         for shift in (1, 17, 100):
             assert score(m + shift, n + shift) == pytest.approx(score(m, n), abs=1e-4)
     assert score(5, 2) != pytest.approx(score(5, 3), abs=1e-3)  # but it does see the offset
+
+
+def test_split_heads_gives_each_head_its_slice_of_channels() -> None:
+    x = torch.randn(2, 5, 12, generator=torch.Generator().manual_seed(0))
+    heads = split_heads(x, 3)
+    assert heads.shape == (2, 3, 5, 4)
+    for h in range(3):
+        assert torch.equal(heads[:, h], x[..., 4 * h:4 * h + 4])
+    assert torch.equal(merge_heads(heads), x)
+    with pytest.raises(ValueError, match="divisible"):
+        split_heads(x, 5)
+
+
+@pytest.mark.parametrize("t_past", [0, 1, 4])
+def test_attend_with_cache_gives_the_last_rows_of_causal_attention(t_past: int) -> None:
+    q, k, v, _ = qkv(2, 3, 6, 8)
+    v = v[..., :8]
+    full = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    out, k_all, v_all = attend_with_cache(q[:, :, t_past:], k[:, :, t_past:], v[:, :, t_past:],
+                                          k[:, :, :t_past], v[:, :, :t_past])
+    assert torch.equal(k_all, k) and torch.equal(v_all, v)
+    torch.testing.assert_close(out, full[:, :, t_past:])
+
+
+def test_causal_attention_returns_pytorchs_output_and_lower_triangular_weights() -> None:
+    q, k, v, _ = qkv(2, 5, 4)
+    out, weights = causal_attention(q, k, v)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True))
+    assert torch.equal(weights.triu(1), torch.zeros_like(weights))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 5))

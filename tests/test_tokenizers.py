@@ -13,6 +13,7 @@ from genai_course.llm.tokenizers import (
     CharTokenizer,
     chars_per_token,
     merge,
+    merge_most_frequent,
     pair_counts,
 )
 
@@ -122,3 +123,18 @@ def test_incremental_training_equals_recounting_from_scratch() -> None:
 
     text = topics["if"] + topics["while"] + "aaaa aaaa aaa " + TEXT[:3000]
     assert BPETokenizer.train(text, 420).merges == naive_bpe_merges(text, 420)
+
+
+def test_merge_steps_over_separated_chunks_rebuild_the_trained_merges() -> None:
+    """Chunks joined by separators that occur once each (so never win a merge): repeating
+    one merge step gives the merges of the incremental trainer."""
+    text = TEXT[:3000]
+    ids: list[int] = []
+    for i, chunk in enumerate(CHUNK_RE.findall(text)):
+        ids += [*chunk.encode("utf-8"), -1 - i]
+    merges = []
+    for token in range(256, 286):
+        pair, ids = merge_most_frequent(ids, token)
+        merges.append((pair, token))
+    assert merges == BPETokenizer.train(text, 286).merges
+    assert merge_most_frequent([5, 5, 5, 1, 2, 1, 2], 9) == ((1, 2), [5, 5, 5, 9, 9])

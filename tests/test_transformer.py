@@ -9,10 +9,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genai_course.llm.attention import KVCache
+from genai_course.llm.attention import KVCache, apply_rope
+from genai_course.llm.decoding import top_k_logits
 from genai_course.llm.transformer import (
+    BLOCK_PARAMS,
     GPT,
     GPTConfig,
+    block_forward,
+    block_output,
+    block_params,
+    block_qkv,
     count_parameters,
     evaluate_stream_loss,
     random_windows,
@@ -186,3 +192,35 @@ def test_training_a_mixture_of_experts_records_the_balance_loss() -> None:
 
 def test_training_flops() -> None:
     assert training_flops(10**6, 10**9) == 6e15
+
+
+@pytest.mark.parametrize("positional", ["learned", "rope"])
+def test_block_forward_is_the_block_as_a_function(positional: str) -> None:
+    config = GPTConfig(**SMALL, positional=positional)
+    block = GPT(config, seed=0).blocks[1]
+    params = block_params(block)
+    assert set(params) == set(BLOCK_PARAMS.values()) and params["fc_weight"] is block.mlp[0].weight
+    x = torch.randn(3, 7, 16, generator=torch.Generator().manual_seed(1))
+    positions = torch.arange(7)
+
+    def attend(q, k, v):  # causal attention, with the block's positions
+        if positional == "rope":
+            q, k = apply_rope(q, positions), apply_rope(k, positions)
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    with torch.no_grad():
+        torch.testing.assert_close(block_forward(x, params, config.n_head, attend), block(x))
+        q, k, v = block_qkv(x, params, config.n_head)
+        assert q.shape == (3, 2, 7, 8)
+        torch.testing.assert_close(block_output(x, attend(q, k, v), params), block(x))
+
+
+def test_generate_uses_the_given_nucleus_filter() -> None:
+    """A "nucleus filter" that keeps the top token only makes sampling greedy."""
+    model = GPT(GPTConfig(**SMALL), seed=0)
+    prompt = torch.tensor([[1, 2, 3]])
+    greedy = model.generate(prompt, 12, temperature=0.0)
+    sampled = model.generate(prompt, 12, temperature=1.0, top_p=0.5,
+                             top_p_fn=lambda logits, p: top_k_logits(logits, 1),
+                             generator=torch.Generator().manual_seed(0))
+    assert torch.equal(sampled, greedy)

@@ -5,6 +5,9 @@
   :func:`torch.nn.functional.scaled_dot_product_attention`.
 * :class:`MultiHeadAttention` — ``h`` heads in parallel subspaces, concatenated and projected
   (Vaswani et al. 2017, section 3.2.2), with an optional key/value cache for generation.
+* :func:`causal_attention` — the causal case, with its weights.
+* :func:`split_heads` / :func:`merge_heads` — ``(B, T, C) <-> (B, H, T, C / H)``.
+* :func:`attend_with_cache` — new queries attend to cached keys/values and to themselves.
 * :func:`sinusoidal_positions` — the fixed sine/cosine encodings (Vaswani et al. 2017, 3.5).
 * :func:`apply_rope` — rotary position embedding (Su et al. 2021, "RoFormer", eq. 34):
   rotating queries and keys by angles proportional to their positions makes their dot
@@ -74,6 +77,40 @@ def scaled_dot_product_attention(
         weights = F.dropout(weights, p=dropout_p)
     out = weights @ v
     return (out, weights) if return_weights else out
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Causal self-attention of ``(..., T, d)`` tensors and its weights ``(..., T, T)``:
+    :func:`scaled_dot_product_attention` with ``is_causal=True``."""
+    out, weights = scaled_dot_product_attention(q, k, v, is_causal=True, return_weights=True)
+    return out, weights
+
+
+def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
+    """``(B, T, C) -> (B, n_head, T, C // n_head)``: head ``h`` gets the channels
+    ``h * C // n_head`` to ``(h + 1) * C // n_head`` (Vaswani et al. 2017, section 3.2.2)."""
+    B, T, C = x.shape
+    if C % n_head:
+        raise ValueError(f"C ({C}) must be divisible by n_head ({n_head})")
+    return x.view(B, T, n_head, C // n_head).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """``(B, H, T, D) -> (B, T, H * D)``, the inverse of :func:`split_heads`."""
+    B, H, T, D = x.shape
+    return x.transpose(1, 2).reshape(B, T, H * D)
+
+
+def attend_with_cache(q_new: torch.Tensor, k_new: torch.Tensor, v_new: torch.Tensor,
+                      k_cache: torch.Tensor, v_cache: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Append ``k_new``, ``v_new`` (``(..., T_new, d)``) after the cached keys and values
+    and let the new queries attend causally to all of them (:func:`causal_mask`: the new
+    tokens are the last ``T_new`` positions). Returns ``(output, k_all, v_all)``."""
+    k_all, v_all = torch.cat([k_cache, k_new], dim=-2), torch.cat([v_cache, v_new], dim=-2)
+    mask = causal_mask(q_new.shape[-2], k_all.shape[-2], device=q_new.device)
+    return scaled_dot_product_attention(q_new, k_all, v_all, mask=mask), k_all, v_all
 
 
 def sinusoidal_positions(n_positions: int, dim: int) -> torch.Tensor:
@@ -169,7 +206,7 @@ class MultiHeadAttention(nn.Module):
                 ) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=-1)
-        q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v))
+        q, k, v = (split_heads(t, self.n_head) for t in (q, k, v))
         start = 0 if cache is None else cache.length(layer)
         if self.rope:
             positions = torch.arange(start, start + T, device=x.device)
@@ -191,4 +228,4 @@ class MultiHeadAttention(nn.Module):
                 else None
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
                                                  is_causal=causal and square)
-        return self.proj(out.transpose(1, 2).reshape(B, T, C))
+        return self.proj(merge_heads(out))

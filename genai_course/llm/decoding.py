@@ -13,7 +13,12 @@ together, so the result does not depend on the order of the vocabulary.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+
+#: A nucleus filter ``(logits, p) -> logits`` such as :func:`top_p_logits`.
+TopPFilter = Callable[[torch.Tensor, float], torch.Tensor]
 
 
 def _check_logits(logits: torch.Tensor) -> None:
@@ -70,11 +75,12 @@ def top_p_logits(logits: torch.Tensor, p: float) -> torch.Tensor:
 
 
 def next_token_distribution(logits: torch.Tensor, temperature: float = 1.0,
-                            top_k: int | None = None, top_p: float | None = None
-                            ) -> torch.Tensor:
+                            top_k: int | None = None, top_p: float | None = None,
+                            top_p_fn: TopPFilter | None = None) -> torch.Tensor:
     """The probabilities a sampler draws from: temperature first, then top-k, then top-p
     (the order of Hugging Face's ``generate``). ``temperature=0`` puts all the mass on the
-    greedy token."""
+    greedy token. ``top_p_fn(logits, p)`` replaces :func:`top_p_logits` (chapter 3 passes
+    the student's filter)."""
     _check_logits(logits)
     if temperature == 0:
         return torch.nn.functional.one_hot(greedy(logits), logits.shape[-1]).to(logits.dtype)
@@ -82,17 +88,17 @@ def next_token_distribution(logits: torch.Tensor, temperature: float = 1.0,
     if top_k is not None:
         logits = top_k_logits(logits, top_k)
     if top_p is not None:
-        logits = top_p_logits(logits, top_p)
+        logits = (top_p_fn or top_p_logits)(logits, top_p)
     return logits.softmax(dim=-1)
 
 
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                top_p: float | None = None, generator: torch.Generator | None = None
-                ) -> torch.Tensor:
+                top_p: float | None = None, generator: torch.Generator | None = None,
+                top_p_fn: TopPFilter | None = None) -> torch.Tensor:
     """One token per row of ``logits`` (shape ``(B, vocab)``), as a ``(B, 1)`` tensor:
     the greedy token for ``temperature=0``, else a draw from
     :func:`next_token_distribution` using ``generator``."""
     if temperature == 0:
         return greedy(logits)[..., None]
-    probs = next_token_distribution(logits, temperature, top_k, top_p)
+    probs = next_token_distribution(logits, temperature, top_k, top_p, top_p_fn)
     return torch.multinomial(probs, 1, generator=generator)

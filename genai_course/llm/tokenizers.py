@@ -1,6 +1,7 @@
 """Tokenizers: characters, and byte-pair encoding learned from text.
 
 * :class:`CharTokenizer` — one id per character of a fixed alphabet.
+* :func:`merge_most_frequent` — one training step of BPE on one sequence.
 * :class:`BPETokenizer` — byte-level byte-pair encoding (Sennrich et al. 2016; GPT-2,
   Radford et al. 2019): start from the 256 byte values of the UTF-8 text and repeatedly
   merge the most frequent adjacent pair into a new token. Any string encodes (its bytes are
@@ -73,6 +74,15 @@ def merge(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[int]:
             out.append(ids[i])
             i += 1
     return out
+
+
+def merge_most_frequent(ids: Sequence[int], new_id: int) -> tuple[tuple[int, int], list[int]]:
+    """One step of BPE training on one sequence: the most frequent adjacent pair (ties go to
+    the smallest pair, as in :meth:`BPETokenizer.train`) and ``ids`` with it merged into
+    ``new_id`` (Sennrich et al. 2016, algorithm 1)."""
+    counts = pair_counts(ids)
+    best = min(counts, key=lambda pair: (-counts[pair], pair))
+    return best, merge(ids, best, new_id)
 
 
 class BPETokenizer:

@@ -4,12 +4,15 @@ Token embeddings (plus learned position embeddings, or RoPE inside attention), `
 pre-LayerNorm blocks ``x + attn(ln(x))``, ``x + mlp(ln(x))`` (GPT-2's placement of the
 norms), a final LayerNorm and an output layer that shares its weights with the token
 embedding (Press & Wolf 2017). :func:`count_parameters` gives the parameter count from the
-configuration alone; :meth:`GPT.generate` decodes with or without a key/value cache.
+configuration alone; :meth:`GPT.generate` decodes with or without a key/value cache;
+:func:`block_qkv` and :func:`block_output` are a block's two halves around the attention, as
+functions of plain tensors (chapter 3 has students write them).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,8 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_course.core.train import History, fit
-from genai_course.llm.attention import KVCache, MultiHeadAttention
-from genai_course.llm.decoding import sample_next
+from genai_course.llm.attention import KVCache, MultiHeadAttention, merge_heads, split_heads
+from genai_course.llm.decoding import TopPFilter, sample_next
 from genai_course.llm.moe import MoEFeedForward, expert_mlp
 from genai_course.runtime import seeded
 
@@ -102,6 +105,51 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+#: :func:`block_forward`'s names for the parameters of a dense :class:`Block`.
+BLOCK_PARAMS = {"ln1.weight": "ln1_weight", "ln1.bias": "ln1_bias",
+                "attn.qkv.weight": "qkv_weight", "attn.qkv.bias": "qkv_bias",
+                "attn.proj.weight": "proj_weight", "attn.proj.bias": "proj_bias",
+                "ln2.weight": "ln2_weight", "ln2.bias": "ln2_bias",
+                "mlp.0.weight": "fc_weight", "mlp.0.bias": "fc_bias",
+                "mlp.2.weight": "out_weight", "mlp.2.bias": "out_bias"}
+
+
+def block_params(block: Block) -> dict[str, nn.Parameter]:
+    """A dense block's parameters under :data:`BLOCK_PARAMS`' names (the tensors themselves,
+    not copies: training through :func:`block_forward` trains the block)."""
+    return {BLOCK_PARAMS[name]: p for name, p in block.named_parameters()}
+
+
+def block_qkv(x: torch.Tensor, params: dict[str, torch.Tensor], n_head: int
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The first half of :class:`Block` as a function of plain tensors: the heads
+    ``(B, n_head, T, C / n_head)`` of the queries, keys and values of ``ln1(x)``
+    (``params`` as :func:`block_params`)."""
+    C = x.shape[-1]
+    h = F.layer_norm(x, (C,), params["ln1_weight"], params["ln1_bias"])
+    q, k, v = F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+
+
+def block_output(x: torch.Tensor, heads: torch.Tensor, params: dict[str, torch.Tensor]
+                 ) -> torch.Tensor:
+    """The second half of :class:`Block` (no dropout): with ``heads`` the attention's output
+    ``(B, H, T, C / H)``, ``x + proj(merge(heads))``, then ``x + out(gelu(fc(ln2(x))))``."""
+    C = x.shape[-1]
+    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    h = F.layer_norm(x, (C,), params["ln2_weight"], params["ln2_bias"])
+    return x + F.linear(F.gelu(F.linear(h, params["fc_weight"], params["fc_bias"])),
+                        params["out_weight"], params["out_bias"])
+
+
+def block_forward(x: torch.Tensor, params: dict[str, torch.Tensor], n_head: int,
+                  attend: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+                  ) -> torch.Tensor:
+    """:class:`Block`'s forward pass as :func:`block_qkv`, then ``attend(q, k, v)`` (causal
+    attention, with RoPE or a cache as the caller decides), then :func:`block_output`."""
+    return block_output(x, attend(*block_qkv(x, params, n_head)), params)
+
+
 class GPT(nn.Module):
     """A decoder-only transformer over token ids ``(B, T)`` with ``T <= block_size``;
     ``forward`` returns next-token logits ``(B, T, vocab_size)``."""
@@ -166,11 +214,13 @@ class GPT(nn.Module):
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, use_cache: bool = True,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, top_p_fn: TopPFilter | None = None
+                 ) -> torch.Tensor:
         """Append ``max_new_tokens`` tokens to ``idx`` (``(B, T)``) one at a time.
 
         Each token is drawn by :func:`~genai_course.llm.decoding.sample_next` (greedy for
-        ``temperature=0``) from the logits given the last ``block_size`` tokens. With
+        ``temperature=0``, ``top_p_fn`` in place of the package's nucleus filter) from the
+        logits given the last ``block_size`` tokens. With
         ``use_cache`` the keys and values of earlier positions are kept instead of
         recomputed, so each step processes one token. Policy beyond ``block_size``: the
         context window slides; since every position then moves, the cache is rebuilt from
@@ -193,7 +243,7 @@ class GPT(nn.Module):
             else:  # first step, or the window slid: (re)build the cache from the window
                 cache = KVCache(self.config.n_layer)
                 logits = self(idx[:, -block:], cache)
-            nxt = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
+            nxt = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator, top_p_fn)
             idx = torch.cat([idx, nxt], dim=1)
         self.train(was_training)
         return idx

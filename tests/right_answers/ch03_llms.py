@@ -58,7 +58,27 @@ def causal_attention(q, k, v):
     return weights @ v, weights
 ''',
     },
-    "ex3_rope": {
+    "ex3_split_heads": {
+        "chunk and stack, unbind and cat": '''
+def split_heads(x, n_head):
+    return torch.stack(x.chunk(n_head, dim=-1), dim=1)
+
+
+def merge_heads(x):
+    return torch.cat(x.unbind(dim=1), dim=-1)
+''',
+        "view and permute, contiguous before the view back": '''
+def split_heads(x, n_head):
+    B, T, C = x.size()
+    return x.view(B, T, n_head, C // n_head).permute(0, 2, 1, 3)
+
+
+def merge_heads(x):
+    B, H, T, D = x.size()
+    return x.permute(0, 2, 1, 3).contiguous().view(B, T, H * D)
+''',
+    },
+    "ex4_rope": {
         "complex numbers": '''
 def rope(x, positions, base=10000.0):
     d = x.shape[-1]
@@ -89,7 +109,56 @@ def rope(x, positions, base=10000.0):
     return out
 ''',
     },
-    "ex4_gpt_parameter_count": {
+    "ex5_transformer_block": {
+        "LayerNorm by hand, matrix products with .T, heads reshaped inline": '''
+def _norm(t, w, b):
+    mean = t.mean(-1, keepdim=True)
+    var = ((t - mean) ** 2).mean(-1, keepdim=True)
+    return (t - mean) / torch.sqrt(var + 1e-5) * w + b
+
+
+def block_qkv(x, params, n_head):
+    B, T, C = x.shape
+    qkv = _norm(x, params["ln1_weight"], params["ln1_bias"]) @ params["qkv_weight"].T
+    qkv = qkv + params["qkv_bias"]
+    return tuple(t.reshape(B, T, n_head, C // n_head).transpose(1, 2) for t in qkv.chunk(3, dim=-1))
+
+
+def block_output(x, heads, params):
+    B, H, T, D = heads.shape
+    merged = heads.transpose(1, 2).reshape(B, T, H * D)
+    x = x + merged @ params["proj_weight"].T + params["proj_bias"]
+    hidden = _norm(x, params["ln2_weight"], params["ln2_bias"]) @ params["fc_weight"].T
+    hidden = hidden + params["fc_bias"]
+    hidden = 0.5 * hidden * (1 + torch.erf(hidden / math.sqrt(2)))
+    return x + hidden @ params["out_weight"].T + params["out_bias"]
+''',
+        "torch.nn layers loaded with the tensors": '''
+def _layer_norm(params, name, C, dtype):
+    norm = torch.nn.LayerNorm(C).to(dtype)
+    with torch.no_grad():
+        norm.weight.copy_(params[f"{name}_weight"])
+        norm.bias.copy_(params[f"{name}_bias"])
+    return norm
+
+
+def block_qkv(x, params, n_head):
+    C = x.shape[-1]
+    h = _layer_norm(params, "ln1", C, x.dtype)(x)
+    qkv = torch.addmm(params["qkv_bias"], h.flatten(0, 1), params["qkv_weight"].T)
+    q, k, v = qkv.view(*x.shape[:2], 3 * C).split(C, dim=-1)
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+
+
+def block_output(x, heads, params):
+    C = x.shape[-1]
+    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    h = torch.nn.GELU()(F.linear(_layer_norm(params, "ln2", C, x.dtype)(x), params["fc_weight"],
+                                 params["fc_bias"]))
+    return x + F.linear(h, params["out_weight"], params["out_bias"])
+''',
+    },
+    "ex6_gpt_parameter_count": {
         "the closed form 12 L d^2 + 13 L d + (V + T + 2) d": '''
 def gpt_parameter_count(vocab_size, block_size, n_layer, n_embd):
     d, L = n_embd, n_layer
@@ -104,19 +173,7 @@ def gpt_parameter_count(vocab_size, block_size, n_layer, n_embd):
     return int(sum(parts))
 ''',
     },
-    "ex5_perplexity_from_logits": {
-        "cross_entropy on flattened positions": '''
-def perplexity_from_logits(logits, targets):
-    V = logits.shape[-1]
-    loss = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
-    return torch.exp(loss).item()
-''',
-        "cross_entropy with the classes on axis 1": '''
-def perplexity_from_logits(logits, targets):
-    return float(math.exp(F.cross_entropy(logits.transpose(1, 2), targets)))
-''',
-    },
-    "ex6_top_p_filter": {
+    "ex7_top_p_filter": {
         "inverse permutation with argsort": '''
 def top_p_filter(logits, p):
     probs = logits.softmax(dim=-1)
@@ -140,7 +197,7 @@ def top_p_filter(logits, p):
     return out
 ''',
     },
-    "ex7_attend_with_cache": {
+    "ex8_attend_with_cache": {
         "positions compared with arange": '''
 def attend_with_cache(q_new, k_new, v_new, k_cache, v_cache):
     k_all = torch.cat((k_cache, k_new), dim=2)

@@ -106,7 +106,58 @@ def causal_attention(q, k, v):
     return _sdpa(q, k, v, is_causal=True, return_weights=True)
 ''',
     },
-    "ex3_rope": {
+    "ex3_split_heads": {
+        "reshapes straight to (B, H, T, D) without a transpose": '''
+def split_heads(x, n_head):
+    B, T, C = x.shape
+    return x.reshape(B, n_head, T, C // n_head)
+
+
+def merge_heads(x):
+    B, H, T, D = x.shape
+    return x.transpose(1, 2).reshape(B, T, H * D)
+''',
+        "interleaved channels (head j gets channels j, j + H, ...)": '''
+def split_heads(x, n_head):
+    B, T, C = x.shape
+    return x.reshape(B, T, C // n_head, n_head).permute(0, 3, 1, 2)
+
+
+def merge_heads(x):
+    B, H, T, D = x.shape
+    return x.permute(0, 2, 3, 1).reshape(B, T, H * D)
+''',
+        "merge_heads reshapes without moving the head axis back": '''
+def split_heads(x, n_head):
+    B, T, C = x.shape
+    return x.reshape(B, T, n_head, C // n_head).transpose(1, 2)
+
+
+def merge_heads(x):
+    B, H, T, D = x.shape
+    return x.reshape(B, T, H * D)
+''',
+        "heads on the last axis: (B, T, H, D)": '''
+def split_heads(x, n_head):
+    B, T, C = x.shape
+    return x.reshape(B, T, n_head, C // n_head)
+
+
+def merge_heads(x):
+    B, H, T, D = x.shape
+    return x.transpose(1, 2).reshape(B, T, H * D)
+''',
+        "calls the package": '''
+from genai_course.llm.attention import split_heads as _split, merge_heads as _merge
+def split_heads(x, n_head):
+    return _split(x, n_head)
+
+
+def merge_heads(x):
+    return _merge(x)
+''',
+    },
+    "ex4_rope": {
         "frequencies base^(-i/d) instead of base^(-2i/d)": '''
 def rope(x, positions, base=10000.0):
     d = x.shape[-1]
@@ -158,7 +209,84 @@ def rope(x, positions, base=10000.0):
     return _rope(x, positions, base)
 ''',
     },
-    "ex4_gpt_parameter_count": {
+    "ex5_transformer_block": {
+        "no LayerNorm before the attention": '''
+def block_qkv(x, params, n_head):
+    C = x.shape[-1]
+    q, k, v = F.linear(x, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+''',
+        "keys and queries swapped (the layer's output is [q, k, v])": '''
+def block_qkv(x, params, n_head):
+    C = x.shape[-1]
+    h = F.layer_norm(x, (C,), params["ln1_weight"], params["ln1_bias"])
+    k, q, v = F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+''',
+        "LayerNorms without their weights and biases": '''
+def block_qkv(x, params, n_head):
+    C = x.shape[-1]
+    h = F.layer_norm(x, (C,))
+    q, k, v = F.linear(h, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+
+
+def block_output(x, heads, params):
+    C = x.shape[-1]
+    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    h = F.gelu(F.linear(F.layer_norm(x, (C,)), params["fc_weight"], params["fc_bias"]))
+    return x + F.linear(h, params["out_weight"], params["out_bias"])
+''',
+        "post-LayerNorm (normalises after each residual addition)": '''
+def block_qkv(x, params, n_head):
+    C = x.shape[-1]
+    q, k, v = F.linear(x, params["qkv_weight"], params["qkv_bias"]).split(C, dim=-1)
+    return split_heads(q, n_head), split_heads(k, n_head), split_heads(v, n_head)
+
+
+def block_output(x, heads, params):
+    C = x.shape[-1]
+    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    x = F.layer_norm(x, (C,), params["ln1_weight"], params["ln1_bias"])
+    h = F.gelu(F.linear(x, params["fc_weight"], params["fc_bias"]))
+    return F.layer_norm(x + F.linear(h, params["out_weight"], params["out_bias"]), (C,),
+                        params["ln2_weight"], params["ln2_bias"])
+''',
+        "no residual connection around the MLP": '''
+def block_output(x, heads, params):
+    C = x.shape[-1]
+    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    h = F.layer_norm(x, (C,), params["ln2_weight"], params["ln2_bias"])
+    h = F.gelu(F.linear(h, params["fc_weight"], params["fc_bias"]))
+    return F.linear(h, params["out_weight"], params["out_bias"])
+''',
+        "no residual connection around the attention": '''
+def block_output(x, heads, params):
+    C = x.shape[-1]
+    x = F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    h = F.layer_norm(x, (C,), params["ln2_weight"], params["ln2_bias"])
+    h = F.gelu(F.linear(h, params["fc_weight"], params["fc_bias"]))
+    return x + F.linear(h, params["out_weight"], params["out_bias"])
+''',
+        "ReLU instead of GELU": '''
+def block_output(x, heads, params):
+    C = x.shape[-1]
+    x = x + F.linear(merge_heads(heads), params["proj_weight"], params["proj_bias"])
+    h = F.layer_norm(x, (C,), params["ln2_weight"], params["ln2_bias"])
+    h = F.relu(F.linear(h, params["fc_weight"], params["fc_bias"]))
+    return x + F.linear(h, params["out_weight"], params["out_bias"])
+''',
+        "calls the package": '''
+from genai_course.llm.transformer import block_output as _output, block_qkv as _qkv
+def block_qkv(x, params, n_head):
+    return _qkv(x, params, n_head)
+
+
+def block_output(x, heads, params):
+    return _output(x, heads, params)
+''',
+    },
+    "ex6_gpt_parameter_count": {
         "forgets weight tying (a separate output layer)": '''
 def gpt_parameter_count(vocab_size, block_size, n_layer, n_embd):
     d = n_embd
@@ -197,36 +325,7 @@ def gpt_parameter_count(vocab_size, block_size, n_layer, n_embd):
     return sum(p.numel() for p in model.parameters())
 ''',
     },
-    "ex5_perplexity_from_logits": {
-        "exp of the summed cross-entropy": '''
-def perplexity_from_logits(logits, targets):
-    log_probs = torch.log_softmax(logits, dim=-1)
-    nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return math.exp(nll.sum().item())
-''',
-        "logits used as log-probabilities (no log-softmax)": '''
-def perplexity_from_logits(logits, targets):
-    nll = -logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return math.exp(nll.mean().item())
-''',
-        "mean of the per-sequence perplexities": '''
-def perplexity_from_logits(logits, targets):
-    log_probs = torch.log_softmax(logits, dim=-1)
-    nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return nll.mean(dim=1).exp().mean().item()
-''',
-        "base 2 instead of e": '''
-def perplexity_from_logits(logits, targets):
-    log_probs = torch.log_softmax(logits, dim=-1)
-    nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return 2.0 ** nll.mean().item()
-''',
-        "returns a tensor": '''
-def perplexity_from_logits(logits, targets):
-    return torch.exp(F.cross_entropy(logits.transpose(1, 2), targets))
-''',
-    },
-    "ex6_top_p_filter": {
+    "ex7_top_p_filter": {
         "drops the token that crosses p": '''
 def top_p_filter(logits, p):
     probs = torch.softmax(logits, dim=-1)
@@ -264,7 +363,7 @@ def top_p_filter(logits, p):
     return _top_p(logits, p)
 ''',
     },
-    "ex7_attend_with_cache": {
+    "ex8_attend_with_cache": {
         "PyTorch's top-left causal mask (is_causal with a cache)": '''
 def attend_with_cache(q_new, k_new, v_new, k_cache, v_cache):
     k_all = torch.cat([k_cache, k_new], dim=-2)
