@@ -10,9 +10,10 @@ implementation:
 * :func:`ddpm_step` -- ancestral sampling (Alg. 2);
 * :func:`ddim_step` -- Song, Meng & Ermon (2021, eq. 12), ``sigma`` of eq. 16 times ``eta``.
 
-The loss and the sampling loop in the same plain style are
-:func:`genai_course.diffusion.training.denoising_loss` and
-:func:`genai_course.diffusion.samplers.sample_loop`.
+It also re-exports the other references, so that one namespace holds all of them:
+:func:`~genai_course.diffusion.schedule.cosine_alphas_cumprod`,
+:func:`~genai_course.diffusion.training.denoising_loss` (the loss with label dropout) and
+:func:`~genai_course.diffusion.samplers.sample_loop`.
 
 Used in: chapter 4.
 """
@@ -21,8 +22,12 @@ from __future__ import annotations
 
 import torch
 
-from genai_course.diffusion.samplers import DDIM, DDPM
-from genai_course.diffusion.schedule import NoiseSchedule
+from genai_course.diffusion.samplers import DDIM, DDPM, sample_loop
+from genai_course.diffusion.schedule import NoiseSchedule, cosine_alphas_cumprod
+from genai_course.diffusion.training import denoising_loss
+
+__all__ = ["cosine_alphas_cumprod", "ddim_step", "ddpm_step", "denoising_loss", "posterior_mean",
+           "q_sample", "sample_loop"]
 
 
 def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,

@@ -28,7 +28,7 @@ CHECKERBOARD_DEMO = {"n_train": 10000, "hidden": 128, "n_blocks": 3, "T": 1000,
 def sampling_study(model: nn.Module, schedule: NoiseSchedule, reference: torch.Tensor,
                    n: int = 2000, settings: Sequence[tuple[str, int | None]] = (
                        ("ddpm", None), ("ddim", 100), ("ddim", 50), ("ddim", 20), ("ddim", 10)),
-                   seed: int = 0, spacing: str = "trailing", clip_x0: float | None = None
+                   seed: int = 0, spacing: str = "leading", clip_x0: float | None = None
                    ) -> list[dict[str, Any]]:
     """Sample ``n`` points with each ``(sampler, steps)`` of ``settings`` (same seed; DDIM
     visits steps with ``spacing``, see :func:`~genai_course.diffusion.samplers.ddim_timesteps`,

@@ -51,7 +51,7 @@ def diffusion_loss(model: nn.Module, schedule: NoiseSchedule, x0: torch.Tensor,
     if labels is not None:
         drop = torch.rand(n, generator=generator).to(x0.device) < p_uncond
         null = null_condition(model, labels)
-    return loss(model, x0, labels, t, noise, schedule.alphas_cumprod, drop, null)
+    return loss(model, x0, labels, t, noise, schedule.alphas_cumprod.to(x0.device), drop, null)
 
 
 def train_diffusion(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor,
