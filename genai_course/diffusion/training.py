@@ -41,7 +41,9 @@ def diffusion_loss(model: nn.Module, schedule: NoiseSchedule, x0: torch.Tensor,
     """:func:`denoising_loss` (or ``loss``, a function with its signature) at random draws:
     ``t`` uniform on 0..T-1, standard normal noise and, with ``labels``, each label replaced
     by the model's :func:`~genai_course.diffusion.samplers.null_condition` with probability
-    ``p_uncond`` (so one network learns both the conditional and the unconditional model)."""
+    ``p_uncond`` (so one network learns both the conditional and the unconditional model);
+    the null label is passed to ``loss`` as an int, or as a tensor for a model that defines
+    ``null_condition``."""
     if not 0 <= p_uncond <= 1:
         raise ValueError(f"p_uncond must lie in [0, 1], got {p_uncond}")
     n = x0.shape[0]
@@ -50,7 +52,10 @@ def diffusion_loss(model: nn.Module, schedule: NoiseSchedule, x0: torch.Tensor,
     drop = null = None
     if labels is not None:
         drop = torch.rand(n, generator=generator).to(x0.device) < p_uncond
-        null = null_condition(model, labels)
+        # a class-conditional model's null label is an int (the plain form of the loss); a
+        # richer condition's is a tensor of the labels' shape (the empty caption)
+        null = (null_condition(model, labels) if hasattr(model, "null_condition")
+                else int(model.null_class))
     return loss(model, x0, labels, t, noise, schedule.alphas_cumprod.to(x0.device), drop, null)
 
 

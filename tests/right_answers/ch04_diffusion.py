@@ -1,6 +1,7 @@
 """Alternative correct answers to Chapter 4's exercises, keyed by the answer cell's grade_id:
 written the ways students write them (gather, a row loop, numpy, a padded cumulative
-product, Ho et al.'s eq. 11 instead of the posterior mean, torch.lerp). Each must earn full
+product, Ho et al.'s eq. 11 instead of the posterior mean, masked_fill, a while loop, the
+jump's posterior in Python floats). Each must earn full
 points, in-process and through the real grading path."""
 
 RIGHT_ANSWERS: dict[str, dict[str, str]] = {
@@ -50,7 +51,7 @@ def posterior_mean(x0, x_t, t, betas):
     return c0 * x0 + ct * x_t
 ''',
     },
-    "ex4_ddpm_step": {
+    "ex5_ddpm_step": {
         "Ho et al.'s eq. 11 for the mean": '''
 def ddpm_step(x_t, eps, t, betas, noise):
     alphas = 1 - betas
@@ -70,30 +71,65 @@ def ddpm_step(x_t, eps, t, betas, noise):
     return posterior_mean(x0_hat, x_t, t, betas) + (t > 0) * sigma * noise
 ''',
     },
-    "ex5_ddim_step": {
-        "one formula in x_t and eps": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    a_t = alphas_cumprod[t].item()
-    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
-    coef_eps = math.sqrt(1 - a_prev) - math.sqrt(a_prev * (1 - a_t) / a_t)
-    return math.sqrt(a_prev / a_t) * x_t + coef_eps * eps
+    "ex4_denoising_loss": {
+        "masked_fill and F.mse_loss": '''
+import torch.nn.functional as F
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    shown = None if labels is None else labels.masked_fill(drop_mask, null_label)
+    return F.mse_loss(eps_model(q_sample(x0, t, noise, alphas_cumprod), t, shown), noise)
 ''',
-        "padded abar indexed by t + 1": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    abar = torch.cat([torch.ones(1, dtype=alphas_cumprod.dtype), alphas_cumprod])
-    a_t, a_prev = abar[t + 1], abar[t_prev + 1]
-    x0_hat = (x_t - torch.sqrt(1 - a_t) * eps) / torch.sqrt(a_t)
-    return torch.sqrt(a_prev) * x0_hat + torch.sqrt(1 - a_prev) * eps
+        "a copy with the dropped rows overwritten, the mean written out": '''
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    shown = labels
+    if labels is not None:
+        shown = labels.clone()
+        shown[drop_mask] = null_label
+    err = eps_model(x_t, t, shown) - noise
+    return (err * err).sum() / err.numel()
 ''',
     },
-    "ex6_guided_eps": {
-        "torch.lerp": '''
-def guided_eps(eps_uncond, eps_cond, w):
-    return torch.lerp(eps_uncond, eps_cond, w)
+    "ex6_sample_loop": {
+        "a while loop over the indices": '''
+def sample_loop(step_fn, eps_fn, x_T, timesteps):
+    steps, x, i = list(timesteps), x_T, 0
+    while i < len(steps):
+        t = steps[i]
+        t_prev = -1 if i == len(steps) - 1 else steps[i + 1]
+        x = step_fn(x, eps_fn(x, t), t, t_prev)
+        i += 1
+    return x
 ''',
-        "a weighted sum": '''
-def guided_eps(eps_uncond, eps_cond, w):
-    return (1 - w) * eps_uncond + w * eps_cond
+        "zip with the list shifted by one": '''
+def sample_loop(step_fn, eps_fn, x_T, timesteps):
+    x = x_T.clone()
+    for t, t_prev in zip(timesteps, list(timesteps[1:]) + [-1]):
+        eps = eps_fn(x, t)
+        x = step_fn(x, eps, t, t_prev)
+    return x
+''',
+    },
+    "ex7_ddim_step": {
+        "the jump's posterior, written as DDPM's with alpha = abar_t / abar_prev": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t].item()
+    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+    beta_jump = 1 - a_t / a_prev
+    var = eta**2 * (1 - a_prev) / (1 - a_t) * beta_jump
+    x0_hat = (x_t - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
+    out = math.sqrt(a_prev) * x0_hat + math.sqrt(max(1 - a_prev - var, 0.0)) * eps
+    if eta == 0:
+        return out
+    return out + math.sqrt(var) * noise
+''',
+        "padded abar, noise term multiplied by zero at eta = 0": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    abar = torch.cat([torch.ones(1, dtype=alphas_cumprod.dtype), alphas_cumprod])
+    a_t, a_prev = abar[t + 1], abar[t_prev + 1]
+    sigma = eta * torch.sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev))
+    x0_hat = (x_t - torch.sqrt(1 - a_t) * eps) / torch.sqrt(a_t)
+    z = torch.zeros_like(x_t) if noise is None else noise
+    return torch.sqrt(a_prev) * x0_hat + torch.sqrt(1 - a_prev - sigma**2) * eps + sigma * z
 ''',
     },
 }

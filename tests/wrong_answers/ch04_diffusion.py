@@ -123,7 +123,67 @@ def posterior_mean(x0, x_t, t, betas):
     return NoiseSchedule(betas).posterior_mean(x0, t, x_t)
 ''',
     },
-    "ex4_ddpm_step": {
+    "ex4_denoising_loss": {
+        "regresses x0 instead of the noise": '''
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None:
+        labels = torch.where(drop_mask, torch.full_like(labels, null_label), labels)
+    return ((eps_model(x_t, t, labels) - x0) ** 2).mean()
+''',
+        "mask inverted: drops the kept labels and keeps the dropped ones": '''
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None:
+        labels = torch.where(drop_mask, labels, torch.full_like(labels, null_label))
+    return ((eps_model(x_t, t, labels) - noise) ** 2).mean()
+''',
+        "labels leak: no dropout at all": '''
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    return ((eps_model(x_t, t, labels) - noise) ** 2).mean()
+''',
+        "dropped labels set to 0 (a real digit) by multiplying with the mask": '''
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None:
+        labels = labels * (~drop_mask)
+    return ((eps_model(x_t, t, labels) - noise) ** 2).mean()
+''',
+        "drops every label when any row is masked": '''
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None and drop_mask.any():
+        labels = torch.full_like(labels, null_label)
+    return ((eps_model(x_t, t, labels) - noise) ** 2).mean()
+''',
+        "summed over coordinates (mean over the batch only)": '''
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None:
+        labels = torch.where(drop_mask, torch.full_like(labels, null_label), labels)
+    return ((eps_model(x_t, t, labels) - noise) ** 2).flatten(1).sum(1).mean()
+''',
+        "the network sees the clean data": '''
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    if labels is not None:
+        labels = torch.where(drop_mask, torch.full_like(labels, null_label), labels)
+    return ((eps_model(x0, t, labels) - noise) ** 2).mean()
+''',
+        "loss detached (a Python float turned back into a tensor)": '''
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None:
+        labels = torch.where(drop_mask, torch.full_like(labels, null_label), labels)
+    return torch.tensor(((eps_model(x_t, t, labels) - noise) ** 2).mean().item(), dtype=x0.dtype)
+''',
+        "calls the package": '''
+from genai_course.diffusion import denoising_loss as _loss
+def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    return _loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label)
+''',
+    },
+    "ex5_ddpm_step": {
         "variance instead of standard deviation": '''
 def ddpm_step(x_t, eps, t, betas, noise):
     abar = torch.cumprod(1 - betas, dim=0)
@@ -165,58 +225,114 @@ def ddpm_step(x_t, eps, t, betas, noise):
     return DDPM(NoiseSchedule(betas)).step(eps, t, t - 1, x_t, noise=noise)
 ''',
     },
-    "ex5_ddim_step": {
+    "ex6_sample_loop": {
+        "always steps to t - 1 (breaks sub-sequences)": '''
+def sample_loop(step_fn, eps_fn, x_T, timesteps):
+    x = x_T
+    for t in timesteps:
+        x = step_fn(x, eps_fn(x, t), t, t - 1)
+    return x
+''',
+        "stops before the last move to clean data": '''
+def sample_loop(step_fn, eps_fn, x_T, timesteps):
+    x = x_T
+    for t, t_prev in zip(timesteps[:-1], timesteps[1:]):
+        x = step_fn(x, eps_fn(x, t), t, t_prev)
+    return x
+''',
+        "the last move goes to t = 0 instead of -1": '''
+def sample_loop(step_fn, eps_fn, x_T, timesteps):
+    x = x_T
+    for i, t in enumerate(timesteps):
+        t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else 0
+        x = step_fn(x, eps_fn(x, t), t, t_prev)
+    return x
+''',
+        "noise estimated once, on the starting noise": '''
+def sample_loop(step_fn, eps_fn, x_T, timesteps):
+    x = x_T
+    for i, t in enumerate(timesteps):
+        t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
+        x = step_fn(x, eps_fn(x_T, t), t, t_prev)
+    return x
+''',
+        "skips the first visited step": '''
+def sample_loop(step_fn, eps_fn, x_T, timesteps):
+    x, steps = x_T, list(timesteps)[1:]
+    for i, t in enumerate(steps):
+        x = step_fn(x, eps_fn(x, t), t, steps[i + 1] if i + 1 < len(steps) else -1)
+    return x
+''',
+        "updates x_T in place": '''
+def sample_loop(step_fn, eps_fn, x_T, timesteps):
+    steps = list(timesteps) + [-1]
+    for t, t_prev in zip(steps[:-1], steps[1:]):
+        x_T.copy_(step_fn(x_T, eps_fn(x_T, t), t, t_prev))
+    return x_T
+''',
+        "calls the package": '''
+from genai_course.diffusion import sample_loop as _loop
+def sample_loop(step_fn, eps_fn, x_T, timesteps):
+    return _loop(step_fn, eps_fn, x_T, timesteps)
+''',
+    },
+    "ex7_ddim_step": {
         "alphas_cumprod[-1] at t_prev = -1 (wraps around instead of 1)": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
     a_t, a_prev = alphas_cumprod[t], alphas_cumprod[t_prev]
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
+    out = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).sqrt() * eps
+    return out + sigma * noise if eta > 0 else out
+''',
+        "eta = 1 with the jump's beta instead of its beta_tilde": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    sigma = eta * (1 - a_t / a_prev).sqrt()
+    out = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
+    return out + sigma * noise if eta > 0 else out
+''',
+        "sigma set to the variance (no square root)": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    sigma = eta * (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)
+    out = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).sqrt() * eps
+    return out + sigma * noise if eta > 0 else out
+''',
+        "fresh noise added without shrinking the eps direction": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
+    out = a_prev.sqrt() * x0_hat + (1 - a_prev).sqrt() * eps
+    return out + sigma * noise if eta > 0 else out
+''',
+        "ratio inverted: (1 - abar_t) / (1 - abar_prev)": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    sigma = eta * ((1 - a_t) / (1 - a_prev).clamp(min=1e-12) * (1 - a_t / a_prev)).sqrt()
+    out = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
+    return out + sigma * noise if eta > 0 else out
+''',
+        "ignores eta (always deterministic)": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
     x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
     return a_prev.sqrt() * x0_hat + (1 - a_prev).sqrt() * eps
 ''',
-        "variance instead of standard deviation on the noise direction": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    a_t = alphas_cumprod[t]
-    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
-    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-    return a_prev.sqrt() * x0_hat + (1 - a_prev) * eps
-''',
-        "missing sqrt on abar_prev": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    a_t = alphas_cumprod[t]
-    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
-    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-    return a_prev * x0_hat + (1 - a_prev).sqrt() * eps
-''',
-        "re-noised with abar_t instead of abar_prev": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    a_t = alphas_cumprod[t]
-    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
-    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-    return a_prev.sqrt() * x0_hat + (1 - a_t).sqrt() * eps
-''',
         "calls the package": '''
 from genai_course.diffusion import DDIM, NoiseSchedule
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    prev = torch.cat([torch.ones(1, dtype=alphas_cumprod.dtype), alphas_cumprod[:-1]])
-    return DDIM(NoiseSchedule(1 - alphas_cumprod / prev)).step(eps, t, t_prev, x_t)
-''',
-    },
-    "ex6_guided_eps": {
-        "guidance sign flipped": '''
-def guided_eps(eps_uncond, eps_cond, w):
-    return eps_cond + w * (eps_uncond - eps_cond)
-''',
-        "Ho & Salimans' (1 + w) convention": '''
-def guided_eps(eps_uncond, eps_cond, w):
-    return (1 + w) * eps_cond - w * eps_uncond
-''',
-        "weight on the conditional prediction only": '''
-def guided_eps(eps_uncond, eps_cond, w):
-    return eps_uncond + w * eps_cond
-''',
-        "calls the package": '''
-from genai_course.diffusion import guided_eps as _guided
-def guided_eps(eps_uncond, eps_cond, w):
-    return _guided(eps_uncond, eps_cond, w)
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    sampler = DDIM(NoiseSchedule.from_alphas_cumprod(alphas_cumprod), eta=eta)
+    return sampler.step(eps, t, t_prev, x_t, noise=noise)
 ''',
     },
 }
