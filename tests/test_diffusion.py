@@ -18,7 +18,6 @@ from genai_course.diffusion import (
     MLPDenoiser,
     NoiseSchedule,
     ddim_timesteps,
-    denoising_loss,
     diffusion_loss,
     evaluate_loss,
     functional,
@@ -27,7 +26,9 @@ from genai_course.diffusion import (
     predict_eps,
     sample,
     sample_loop,
+    sampling_moves,
     train_diffusion,
+    training_targets,
 )
 from genai_course.diffusion.schedule import cosine_alphas_cumprod
 from genai_course.diffusion.studies import guidance_study, sampling_study
@@ -318,7 +319,18 @@ def test_functional_forms_match_the_papers() -> None:
                                    want, atol=1e-6, rtol=0)
 
 
-def test_sample_loop_visits_each_step_once_and_ends_at_clean_data() -> None:
+def test_sampling_moves_chain_the_visited_steps_and_end_at_clean_data() -> None:
+    assert sampling_moves(1000, 2) == [(500, 0), (0, -1)]
+    assert sampling_moves(1000, 2, "trailing") == [(999, 499), (499, -1)]
+    assert sampling_moves(5, 5) == sampling_moves(5, 5, "trailing") == [(4, 3), (3, 2), (2, 1),
+                                                                        (1, 0), (0, -1)]
+    for T, k, spacing in [(1000, 10, "trailing"), (1000, 7, "leading"), (50, 3, "trailing")]:
+        moves = sampling_moves(T, k, spacing)
+        assert [t for t, _ in moves] == ddim_timesteps(T, k, spacing)
+        assert [tp for _, tp in moves] == ddim_timesteps(T, k, spacing)[1:] + [-1]
+
+
+def test_sample_loop_makes_each_move_once_on_the_current_sample() -> None:
     calls = []
 
     def eps_fn(x, t):
@@ -329,7 +341,7 @@ def test_sample_loop_visits_each_step_once_and_ends_at_clean_data() -> None:
         calls.append(("step", t, t_prev))
         return x + eps
 
-    out = sample_loop(step_fn, eps_fn, torch.zeros(2), [9, 5, 2])
+    out = sample_loop(step_fn, eps_fn, torch.zeros(2), [(9, 5), (5, 2), (2, -1)])
     assert torch.equal(out, torch.full((2,), 16.0))
     assert [c[:3] for c in calls if c[0] == "step"] == [("step", 9, 5), ("step", 5, 2),
                                                         ("step", 2, -1)]
@@ -340,7 +352,7 @@ def test_sample_loop_visits_each_step_once_and_ends_at_clean_data() -> None:
     gen = torch.Generator().manual_seed(3)
     x_T = torch.randn((5, 2), generator=gen)
     by_hand = sample_loop(lambda x, e, t, tp: DDPM(s).step(e, t, tp, x, generator=gen),
-                          lambda x, t: predict_eps(model, x, t), x_T, range(19, -1, -1))
+                          lambda x, t: predict_eps(model, x, t), x_T, sampling_moves(20, 20))
     torch.testing.assert_close(sample(model, DDPM(s), 5, seed=3), by_hand)
 
 
@@ -493,38 +505,39 @@ def test_loss_is_the_mse_to_the_noise_and_drops_labels() -> None:
         diffusion_loss(Zero(), schedule, x0, labels, p_uncond=2.0)
 
 
-def test_denoising_loss_drops_the_masked_labels_and_regresses_the_noise() -> None:
-    """For given draws: the model sees x_t of eq. 4 and the labels with the masked rows
-    replaced by the null label, and the loss is the mean squared error to the noise."""
+def test_training_targets_drop_the_masked_labels_and_target_the_noise() -> None:
+    """For given draws: x_t of eq. 4, the labels with the masked rows replaced by the null
+    label, and the noise as the regression target; diffusion_loss is their MSE."""
     s = NoiseSchedule.cosine(100)
     x0, noise = _randn(4, 3, seed=50), _randn(4, 3, seed=51)
     t = torch.tensor([0, 10, 50, 99])
     labels, drop = torch.tensor([1, 2, 3, 0]), torch.tensor([True, False, False, True])
-    seen = {}
-
-    def half(x_t, steps, y):
-        seen.update(x_t=x_t, t=steps, y=y)
-        return 0.5 * x_t
-
-    loss = denoising_loss(half, x0, labels, t, noise, s.alphas_cumprod, drop, 10)
-    x_t = s.q_sample(x0, t, noise)
-    torch.testing.assert_close(seen["x_t"], x_t)
-    assert seen["y"].tolist() == [10, 2, 3, 10] and torch.equal(seen["t"], t)
-    assert loss.item() == pytest.approx(((0.5 * x_t - noise) ** 2).mean().item(), rel=1e-12)
-    denoising_loss(half, x0, None, t, noise, s.alphas_cumprod, None, None)
-    assert seen["y"] is None
-    # diffusion_loss trains with any function of this signature
-    calls = []
+    x_t, shown, target = training_targets(x0, labels, t, noise, s.alphas_cumprod, drop, 10)
+    torch.testing.assert_close(x_t, s.q_sample(x0, t, noise))
+    assert shown.tolist() == [10, 2, 3, 10] and torch.equal(target, noise)
+    assert training_targets(x0, None, t, noise, s.alphas_cumprod, None, None)[1] is None
+    # diffusion_loss trains with any function of this signature, and is the MSE of its output
+    calls, seen = [], {}
 
     def mine(*args):
         calls.append(args)
-        return denoising_loss(*args)
+        return training_targets(*args)
 
-    model = MLPDenoiser(dim=3, hidden=8, n_blocks=1, seed=0)
+    class Half(nn.Module):
+        data_shape, num_classes, null_class = (3,), 4, 4
+
+        def forward(self, x, steps, y=None):
+            seen.update(x=x, t=steps, y=y)
+            return 0.5 * x
+
     gen = torch.Generator().manual_seed(0)
-    value = diffusion_loss(model, s, x0.float(), None, generator=gen, loss=mine)
-    again = diffusion_loss(model, s, x0.float(), None, generator=torch.Generator().manual_seed(0))
-    assert len(calls) == 1 and value.item() == pytest.approx(again.item())
+    value = diffusion_loss(Half(), s, x0, torch.tensor([0, 1, 2, 3]), p_uncond=0.5,
+                           generator=gen, targets=mine)
+    args = calls[0]
+    assert len(calls) == 1 and args[5].dtype == torch.bool and args[6] == 4
+    want = ((0.5 * s.q_sample(x0, args[2], args[3]) - args[3]) ** 2).mean()
+    assert value.item() == pytest.approx(want.item(), rel=1e-12)
+    assert seen["y"].tolist() == torch.where(args[5], 4, torch.tensor([0, 1, 2, 3])).tolist()
 
 
 def test_a_trained_2d_model_beats_a_gaussian_baseline(one_thread) -> None:

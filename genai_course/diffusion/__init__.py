@@ -24,15 +24,16 @@ from genai_course.diffusion.samplers import (
     predict_eps,
     sample,
     sample_loop,
+    sampling_moves,
 )
 from genai_course.diffusion.schedule import NoiseSchedule
 from genai_course.diffusion.training import (
-    denoising_loss,
     diffusion_loss,
     evaluate_loss,
     train_diffusion,
+    training_targets,
 )
 
 __all__ = ["DDIM", "DDPM", "MLPDenoiser", "NoiseSchedule", "Sampler", "UNet", "ddim_timesteps",
-           "denoising_loss", "diffusion_loss", "evaluate_loss", "guided_eps", "img2img",
-           "predict_eps", "sample", "sample_loop", "train_diffusion"]
+           "diffusion_loss", "evaluate_loss", "guided_eps", "img2img", "predict_eps", "sample",
+           "sample_loop", "sampling_moves", "train_diffusion", "training_targets"]

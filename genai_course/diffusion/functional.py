@@ -12,8 +12,8 @@ implementation:
 
 It also re-exports the other references, so that one namespace holds all of them:
 :func:`~genai_course.diffusion.schedule.cosine_alphas_cumprod`,
-:func:`~genai_course.diffusion.training.denoising_loss` (the loss with label dropout) and
-:func:`~genai_course.diffusion.samplers.sample_loop`.
+:func:`~genai_course.diffusion.training.training_targets` (the regression's input and target,
+with label dropout) and :func:`~genai_course.diffusion.samplers.sampling_moves`.
 
 Used in: chapter 4.
 """
@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import torch
 
-from genai_course.diffusion.samplers import DDIM, DDPM, sample_loop
+from genai_course.diffusion.samplers import DDIM, DDPM, sampling_moves
 from genai_course.diffusion.schedule import NoiseSchedule, cosine_alphas_cumprod
-from genai_course.diffusion.training import denoising_loss
+from genai_course.diffusion.training import training_targets
 
-__all__ = ["cosine_alphas_cumprod", "ddim_step", "ddpm_step", "denoising_loss", "posterior_mean",
-           "q_sample", "sample_loop"]
+__all__ = ["cosine_alphas_cumprod", "ddim_step", "ddpm_step", "posterior_mean", "q_sample",
+           "sampling_moves", "training_targets"]
 
 
 def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,

@@ -342,21 +342,26 @@ def _denoise(model: nn.Module, sampler: Sampler, x: torch.Tensor, visit: list[in
     def step_fn(x: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int) -> torch.Tensor:
         return sampler.step(eps, t, t_prev, x, generator=generator)
 
-    x = sample_loop(step_fn, eps_fn, x, visit)
+    x = sample_loop(step_fn, eps_fn, x, list(zip(visit, [*visit[1:], -1], strict=True)))
     bar.close()
     return x
 
 
+def sampling_moves(T: int, k: int, spacing: str = "leading") -> list[tuple[int, int]]:
+    """The ``k`` moves ``(t, t_prev)`` of a ``k``-step sampler: from each step of
+    :func:`ddim_timesteps` to the next one it visits, and from the last to ``-1`` (clean
+    data); ``k = T`` gives DDPM's ``(T-1, T-2), ..., (0, -1)``."""
+    steps = ddim_timesteps(T, k, spacing)
+    return list(zip(steps, [*steps[1:], -1], strict=True))
+
+
 def sample_loop(step_fn: Callable[[torch.Tensor, torch.Tensor, int, int], torch.Tensor],
                 eps_fn: Callable[[torch.Tensor, int], torch.Tensor], x_T: torch.Tensor,
-                timesteps: Sequence[int]) -> torch.Tensor:
-    """The reverse process over the decreasing ``timesteps``, starting from ``x_T`` (at step
-    ``timesteps[0]``): at each visited ``t``, ``eps = eps_fn(x, t)`` and
-    ``x = step_fn(x, eps, t, t_prev)``, where ``t_prev`` is the next visited step and -1
-    after the last one (clean data). Returns the final ``x`` (Ho et al. 2020, Alg. 2; Song
-    et al. 2021, section 4.2, for sub-sequences)."""
-    visit = [int(t) for t in timesteps]
+                moves: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """The reverse process from ``x_T``: for each move ``(t, t_prev)`` of ``moves`` (see
+    :func:`sampling_moves`), ``x = step_fn(x, eps_fn(x, t), t, t_prev)``. Returns the final
+    ``x`` (Ho et al. 2020, Alg. 2; Song et al. 2021, section 4.2, for sub-sequences)."""
     x = x_T
-    for t, t_prev in zip(visit, [*visit[1:], -1], strict=True):
-        x = step_fn(x, eps_fn(x, t), t, t_prev)
+    for t, t_prev in moves:
+        x = step_fn(x, eps_fn(x, int(t)), int(t), int(t_prev))
     return x

@@ -17,33 +17,34 @@ from genai_course.diffusion.samplers import null_condition, randn_like_cpu
 from genai_course.diffusion.schedule import NoiseSchedule
 
 
-def denoising_loss(eps_model: Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor],
-                   x0: torch.Tensor, labels: torch.Tensor | None, t: torch.Tensor,
-                   noise: torch.Tensor, alphas_cumprod: torch.Tensor,
-                   drop_mask: torch.Tensor | None, null_label: Any) -> torch.Tensor:
-    """DDPM's simplified objective (Ho et al. 2020, eq. 14) for given draws:
-    ``mean || noise - eps_model(x_t, t, labels') ||^2`` over every element, with
-    ``x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise`` and ``labels'`` the labels with the rows
-    of ``drop_mask`` replaced by ``null_label`` (label dropout, Ho & Salimans 2022); ``labels``
-    None (an unconditional model) passes None on. ``null_label`` is an int or a tensor of
-    the labels' shape (the null caption of a caption-conditioned model)."""
-    schedule = NoiseSchedule.from_alphas_cumprod(alphas_cumprod)
+def training_targets(x0: torch.Tensor, labels: torch.Tensor | None, t: torch.Tensor,
+                     noise: torch.Tensor, alphas_cumprod: torch.Tensor,
+                     drop_mask: torch.Tensor | None, null_label: Any
+                     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """What the denoiser sees and must predict, for given draws (Ho et al. 2020, eq. 14):
+    ``(x_t, labels', noise)`` with ``x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise`` and
+    ``labels'`` the labels with the rows of ``drop_mask`` replaced by ``null_label`` (label
+    dropout, Ho & Salimans 2022); ``labels`` None (an unconditional model) stays None.
+    ``null_label`` is an int or a tensor of the labels' shape (a caption model's empty
+    caption)."""
+    x_t = NoiseSchedule.from_alphas_cumprod(alphas_cumprod).q_sample(x0, t, noise)
     if labels is not None:
         drop = drop_mask.reshape(len(labels), *[1] * (labels.ndim - 1)).to(labels.device)
         labels = torch.where(drop, torch.as_tensor(null_label, device=labels.device), labels)
-    return F.mse_loss(eps_model(schedule.q_sample(x0, t, noise), t, labels), noise)
+    return x_t, labels, noise
 
 
 def diffusion_loss(model: nn.Module, schedule: NoiseSchedule, x0: torch.Tensor,
                    labels: torch.Tensor | None = None, p_uncond: float = 0.0,
                    generator: torch.Generator | None = None,
-                   loss: Callable[..., torch.Tensor] = denoising_loss) -> torch.Tensor:
-    """:func:`denoising_loss` (or ``loss``, a function with its signature) at random draws:
-    ``t`` uniform on 0..T-1, standard normal noise and, with ``labels``, each label replaced
-    by the model's :func:`~genai_course.diffusion.samplers.null_condition` with probability
-    ``p_uncond`` (so one network learns both the conditional and the unconditional model);
-    the null label is passed to ``loss`` as an int, or as a tensor for a model that defines
-    ``null_condition``."""
+                   targets: Callable[..., tuple] = training_targets) -> torch.Tensor:
+    """DDPM's simplified objective (Ho et al. 2020, eq. 14),
+    ``mean || target - model(x_t, t, labels') ||^2`` over every element, with
+    ``(x_t, labels', target)`` from :func:`training_targets` (or ``targets``, a function with
+    its signature) at random draws: ``t`` uniform on 0..T-1, standard normal noise and, with
+    ``labels``, each label replaced by the null label with probability ``p_uncond`` (so one
+    network learns both the conditional and the unconditional model). The null label is
+    passed as an int, or as a tensor for a model that defines ``null_condition``."""
     if not 0 <= p_uncond <= 1:
         raise ValueError(f"p_uncond must lie in [0, 1], got {p_uncond}")
     n = x0.shape[0]
@@ -52,21 +53,21 @@ def diffusion_loss(model: nn.Module, schedule: NoiseSchedule, x0: torch.Tensor,
     drop = null = None
     if labels is not None:
         drop = torch.rand(n, generator=generator).to(x0.device) < p_uncond
-        # a class-conditional model's null label is an int (the plain form of the loss); a
-        # richer condition's is a tensor of the labels' shape (the empty caption)
         null = (null_condition(model, labels) if hasattr(model, "null_condition")
                 else int(model.null_class))
-    return loss(model, x0, labels, t, noise, schedule.alphas_cumprod.to(x0.device), drop, null)
+    x_t, shown, target = targets(x0, labels, t, noise, schedule.alphas_cumprod.to(x0.device),
+                                 drop, null)
+    return F.mse_loss(model(x_t, t, shown), target)
 
 
 def train_diffusion(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor,
                     labels: torch.Tensor | None = None, steps: int = 2000,
                     batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
                     p_uncond: float = 0.1, progress: bool | None = None,
-                    desc: str = "diffusion", loss: Callable[..., torch.Tensor] = denoising_loss
+                    desc: str = "diffusion", targets: Callable[..., tuple] = training_targets
                     ) -> History:
-    """Fit a denoiser by :func:`diffusion_loss` (with ``loss``, :func:`denoising_loss` or a
-    function with its signature, e.g. your own) with Adam, the learning rate decayed to 0 over
+    """Fit a denoiser by :func:`diffusion_loss` (with ``targets``, :func:`training_targets` or
+    a function with its signature, e.g. your own) with Adam, the learning rate decayed to 0 over
     ``steps`` on a cosine and gradients clipped to norm 1. Minibatches, steps and noise come
     from generators seeded with ``seed``; records ``loss`` per step; ends in eval mode."""
     if not isinstance(x, torch.Tensor) or tuple(x.shape[1:]) != tuple(model.data_shape):
@@ -80,7 +81,7 @@ def train_diffusion(model: nn.Module, schedule: NoiseSchedule, x: torch.Tensor,
 
     def loss_fn(xb: torch.Tensor, *yb: torch.Tensor) -> torch.Tensor:
         return diffusion_loss(model, schedule, xb, yb[0] if yb else None, p_uncond, generator,
-                              loss)
+                              targets)
 
     tensors = (x, labels) if labels is not None else (x,)
     return fit(model, loss_fn, tensors, steps=steps, batch_size=batch_size, seed=seed, lr=lr,

@@ -1,8 +1,8 @@
 """Alternative correct answers to Chapter 4's exercises, keyed by the answer cell's grade_id:
 written the ways students write them (gather, a row loop, numpy, a padded cumulative
-product, Ho et al.'s eq. 11 instead of the posterior mean, masked_fill, a while loop, the
-jump's posterior in Python floats). Each must earn full
-points, in-process and through the real grading path."""
+product, Ho et al.'s eq. 11 instead of the posterior mean, masked_fill, numpy as in Lin et
+al.'s code, the jump's posterior in Python floats). Each must earn full points, in-process
+and through the real grading path."""
 
 RIGHT_ANSWERS: dict[str, dict[str, str]] = {
     "ex1_q_sample": {
@@ -71,42 +71,40 @@ def ddpm_step(x_t, eps, t, betas, noise):
     return posterior_mean(x0_hat, x_t, t, betas) + (t > 0) * sigma * noise
 ''',
     },
-    "ex4_denoising_loss": {
-        "masked_fill and F.mse_loss": '''
-import torch.nn.functional as F
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    "ex4_training_targets": {
+        "masked_fill": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
     shown = None if labels is None else labels.masked_fill(drop_mask, null_label)
-    return F.mse_loss(eps_model(q_sample(x0, t, noise, alphas_cumprod), t, shown), noise)
+    return q_sample(x0, t, noise, alphas_cumprod), shown, noise
 ''',
-        "a copy with the dropped rows overwritten, the mean written out": '''
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
-    x_t = q_sample(x0, t, noise, alphas_cumprod)
+        "a copy with the dropped rows overwritten": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
     shown = labels
     if labels is not None:
         shown = labels.clone()
         shown[drop_mask] = null_label
-    err = eps_model(x_t, t, shown) - noise
-    return (err * err).sum() / err.numel()
+    return q_sample(x0, t, noise, alphas_cumprod), shown, noise.clone()
 ''',
     },
-    "ex6_sample_loop": {
-        "a while loop over the indices": '''
-def sample_loop(step_fn, eps_fn, x_T, timesteps):
-    steps, x, i = list(timesteps), x_T, 0
-    while i < len(steps):
-        t = steps[i]
-        t_prev = -1 if i == len(steps) - 1 else steps[i + 1]
-        x = step_fn(x, eps_fn(x, t), t, t_prev)
-        i += 1
-    return x
+    "ex6_sampling_moves": {
+        "numpy, as in Lin et al.'s code": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "trailing":
+        steps = (np.round(np.arange(T, 0, -T / k)) - 1).astype(int)[:k].tolist()
+    else:
+        steps = (np.arange(0, k) * (T // k))[::-1].tolist()
+    return [(int(a), int(b)) for a, b in zip(steps, steps[1:] + [-1])]
 ''',
-        "zip with the list shifted by one": '''
-def sample_loop(step_fn, eps_fn, x_T, timesteps):
-    x = x_T.clone()
-    for t, t_prev in zip(timesteps, list(timesteps[1:]) + [-1]):
-        eps = eps_fn(x, t)
-        x = step_fn(x, eps, t, t_prev)
-    return x
+        "a range for leading, a loop of pairs": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = list(range(0, T, T // k))[:k][::-1]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    moves = []
+    for i, t in enumerate(steps):
+        moves.append((t, steps[i + 1] if i + 1 < k else -1))
+    return moves
 ''',
     },
     "ex7_ddim_step": {

@@ -123,64 +123,56 @@ def posterior_mean(x0, x_t, t, betas):
     return NoiseSchedule(betas).posterior_mean(x0, t, x_t)
 ''',
     },
-    "ex4_denoising_loss": {
-        "regresses x0 instead of the noise": '''
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    "ex4_training_targets": {
+        "targets x0 instead of the noise": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
     x_t = q_sample(x0, t, noise, alphas_cumprod)
     if labels is not None:
         labels = torch.where(drop_mask, torch.full_like(labels, null_label), labels)
-    return ((eps_model(x_t, t, labels) - x0) ** 2).mean()
+    return x_t, labels, x0
 ''',
         "mask inverted: drops the kept labels and keeps the dropped ones": '''
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
     x_t = q_sample(x0, t, noise, alphas_cumprod)
     if labels is not None:
         labels = torch.where(drop_mask, labels, torch.full_like(labels, null_label))
-    return ((eps_model(x_t, t, labels) - noise) ** 2).mean()
+    return x_t, labels, noise
 ''',
         "labels leak: no dropout at all": '''
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
-    x_t = q_sample(x0, t, noise, alphas_cumprod)
-    return ((eps_model(x_t, t, labels) - noise) ** 2).mean()
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    return q_sample(x0, t, noise, alphas_cumprod), labels, noise
 ''',
         "dropped labels set to 0 (a real digit) by multiplying with the mask": '''
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
     x_t = q_sample(x0, t, noise, alphas_cumprod)
     if labels is not None:
         labels = labels * (~drop_mask)
-    return ((eps_model(x_t, t, labels) - noise) ** 2).mean()
+    return x_t, labels, noise
 ''',
         "drops every label when any row is masked": '''
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
     x_t = q_sample(x0, t, noise, alphas_cumprod)
     if labels is not None and drop_mask.any():
         labels = torch.full_like(labels, null_label)
-    return ((eps_model(x_t, t, labels) - noise) ** 2).mean()
-''',
-        "summed over coordinates (mean over the batch only)": '''
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
-    x_t = q_sample(x0, t, noise, alphas_cumprod)
-    if labels is not None:
-        labels = torch.where(drop_mask, torch.full_like(labels, null_label), labels)
-    return ((eps_model(x_t, t, labels) - noise) ** 2).flatten(1).sum(1).mean()
+    return x_t, labels, noise
 ''',
         "the network sees the clean data": '''
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
     if labels is not None:
         labels = torch.where(drop_mask, torch.full_like(labels, null_label), labels)
-    return ((eps_model(x0, t, labels) - noise) ** 2).mean()
+    return x0, labels, noise
 ''',
-        "loss detached (a Python float turned back into a tensor)": '''
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+        "overwrites the caller's labels in place": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
     x_t = q_sample(x0, t, noise, alphas_cumprod)
     if labels is not None:
-        labels = torch.where(drop_mask, torch.full_like(labels, null_label), labels)
-    return torch.tensor(((eps_model(x_t, t, labels) - noise) ** 2).mean().item(), dtype=x0.dtype)
+        labels[drop_mask] = null_label
+    return x_t, labels, noise
 ''',
         "calls the package": '''
-from genai_course.diffusion import denoising_loss as _loss
-def denoising_loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
-    return _loss(eps_model, x0, labels, t, noise, alphas_cumprod, drop_mask, null_label)
+from genai_course.diffusion import training_targets as _targets
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    return _targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label)
 ''',
     },
     "ex5_ddpm_step": {
@@ -225,55 +217,67 @@ def ddpm_step(x_t, eps, t, betas, noise):
     return DDPM(NoiseSchedule(betas)).step(eps, t, t - 1, x_t, noise=noise)
 ''',
     },
-    "ex6_sample_loop": {
-        "always steps to t - 1 (breaks sub-sequences)": '''
-def sample_loop(step_fn, eps_fn, x_T, timesteps):
-    x = x_T
-    for t in timesteps:
-        x = step_fn(x, eps_fn(x, t), t, t - 1)
-    return x
+    "ex6_sampling_moves": {
+        "leading steps in increasing order": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k)]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    return list(zip(steps, steps[1:] + [-1]))
 ''',
-        "stops before the last move to clean data": '''
-def sample_loop(step_fn, eps_fn, x_T, timesteps):
-    x = x_T
-    for t, t_prev in zip(timesteps[:-1], timesteps[1:]):
-        x = step_fn(x, eps_fn(x, t), t, t_prev)
-    return x
+        "trailing truncated with int() instead of rounded": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [int(T - i * T / k) - 1 for i in range(k)]
+    return list(zip(steps, steps[1:] + [-1]))
 ''',
-        "the last move goes to t = 0 instead of -1": '''
-def sample_loop(step_fn, eps_fn, x_T, timesteps):
-    x = x_T
-    for i, t in enumerate(timesteps):
-        t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else 0
-        x = step_fn(x, eps_fn(x, t), t, t_prev)
-    return x
+        "trailing starts at T (no - 1)": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [min(round(T - i * T / k), T - 1) for i in range(k)]
+    return list(zip(steps, steps[1:] + [-1]))
 ''',
-        "noise estimated once, on the starting noise": '''
-def sample_loop(step_fn, eps_fn, x_T, timesteps):
-    x = x_T
-    for i, t in enumerate(timesteps):
-        t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
-        x = step_fn(x, eps_fn(x_T, t), t, t_prev)
-    return x
+        "leading with a float stride, rounded": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [round(i * T / k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    return list(zip(steps, steps[1:] + [-1]))
 ''',
-        "skips the first visited step": '''
-def sample_loop(step_fn, eps_fn, x_T, timesteps):
-    x, steps = x_T, list(timesteps)[1:]
-    for i, t in enumerate(steps):
-        x = step_fn(x, eps_fn(x, t), t, steps[i + 1] if i + 1 < len(steps) else -1)
-    return x
+        "the last move goes to 0 instead of -1": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    return list(zip(steps, steps[1:] + [0]))
 ''',
-        "updates x_T in place": '''
-def sample_loop(step_fn, eps_fn, x_T, timesteps):
-    steps = list(timesteps) + [-1]
-    for t, t_prev in zip(steps[:-1], steps[1:]):
-        x_T.copy_(step_fn(x_T, eps_fn(x_T, t), t, t_prev))
-    return x_T
+        "no move to clean data (k - 1 moves)": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    return list(zip(steps[:-1], steps[1:]))
+''',
+        "every move goes to t - 1": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    return [(t, t - 1) for t in steps]
 ''',
         "calls the package": '''
-from genai_course.diffusion import sample_loop as _loop
-def sample_loop(step_fn, eps_fn, x_T, timesteps):
-    return _loop(step_fn, eps_fn, x_T, timesteps)
+from genai_course.diffusion import sampling_moves as _moves
+def sampling_moves(T, k, spacing):
+    return _moves(T, k, spacing)
 ''',
     },
     "ex7_ddim_step": {
