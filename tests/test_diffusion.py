@@ -644,6 +644,12 @@ def test_sampling_study_measures_every_setting(one_thread) -> None:
     assert [(r["sampler"], r["steps"]) for r in rows] == [("DDPM", 100), ("DDIM", 10)]
     assert all(r["seconds"] > 0 and abs(r["mmd"]) < 0.05 for r in rows)
     assert rows[0]["mmd"] == pytest.approx(mmd_rbf(rows[0]["samples"], reference))
+    # the spacing and the clipping reach the sampler: trailing, clipped at 0.5, starts at T - 1
+    trailing = sampling_study(model, schedule, reference, n=300, settings=(("ddim", 10),), seed=0,
+                              spacing="trailing", clip_x0=0.5)[0]
+    by_hand = sample(model, DDIM(schedule, clip_x0=0.5, spacing="trailing"), 300, steps=10, seed=0)
+    torch.testing.assert_close(trailing["samples"], by_hand)
+    assert not torch.allclose(trailing["samples"], rows[1]["samples"])
 
 
 def test_mean_pairwise_distance() -> None:
