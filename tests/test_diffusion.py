@@ -17,14 +17,20 @@ from genai_course.diffusion import (
     DDPM,
     MLPDenoiser,
     NoiseSchedule,
+    ddim_timesteps,
     diffusion_loss,
     evaluate_loss,
+    functional,
     guided_eps,
     img2img,
     predict_eps,
     sample,
+    sample_loop,
+    sampling_moves,
     train_diffusion,
+    training_targets,
 )
+from genai_course.diffusion.schedule import cosine_alphas_cumprod
 from genai_course.diffusion.studies import guidance_study, sampling_study
 from genai_course.evaluation.digit_classifier import evaluate_accuracy
 from genai_course.evaluation.distances import mean_pairwise_distance, mmd_rbf
@@ -252,6 +258,104 @@ def test_ddim_timesteps_are_evenly_spaced_and_end_at_0() -> None:
         DDPM(NoiseSchedule.linear(10)).timesteps(5)
 
 
+def test_trailing_timesteps_follow_lin_et_al_2024_table_2() -> None:
+    """Trailing: round(T - i T / k) - 1 for i = 0..k-1 (written out with numpy's round, as in
+    Lin et al.'s code); it starts at T - 1, leading spacing does not."""
+    for T, k in [(1000, 2), (1000, 10), (1000, 3), (1000, 7), (50, 50), (10, 4)]:
+        want = (np.round(np.arange(T, 0, -T / k)) - 1).astype(int).tolist()
+        assert ddim_timesteps(T, k, "trailing") == want
+        assert want[0] == T - 1
+        assert ddim_timesteps(T, k) == [i * (T // k) for i in range(k - 1, -1, -1)]
+    assert ddim_timesteps(1000, 2) == [500, 0]  # leading k = 2 starts half way, at t = 500
+    assert DDIM(NoiseSchedule.linear(1000), spacing="trailing").timesteps(10)[:2] == [999, 899]
+    assert ddim_timesteps(10, 10, "trailing") == list(range(9, -1, -1))
+    with pytest.raises(ValueError, match="spacing"):
+        ddim_timesteps(10, 2, "middle")
+    with pytest.raises(ValueError, match="spacing"):
+        DDIM(NoiseSchedule.linear(10), spacing="middle")
+
+
+def test_cosine_alphas_cumprod_and_from_alphas_cumprod_round_trip() -> None:
+    T, s = 50, 0.008
+    f = [math.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2 for t in range(T + 1)]
+    abar = cosine_alphas_cumprod(T, s)
+    np.testing.assert_allclose(abar.numpy(), [v / f[0] for v in f[1:]], rtol=1e-12, atol=1e-15)
+    assert abar[-1] < 1e-30  # f(T) = cos^2(pi / 2): the unclipped schedule ends at abar = 0
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        NoiseSchedule.from_alphas_cumprod(abar)  # the last beta is 1
+    clipped = NoiseSchedule.from_alphas_cumprod(abar, max_beta=0.999)
+    assert torch.equal(clipped.betas, NoiseSchedule.cosine(T, s).betas)
+    torch.testing.assert_close(clipped.alphas_cumprod[:-1], abar[:-1], atol=1e-15, rtol=1e-12)
+    lin = NoiseSchedule.linear(100)
+    torch.testing.assert_close(NoiseSchedule.from_alphas_cumprod(lin.alphas_cumprod).betas,
+                               lin.betas, atol=1e-15, rtol=1e-10)
+
+
+def test_functional_forms_match_the_papers() -> None:
+    """The plain-tensor references of chapter 4's exercises against eq. 4, eq. 11 and
+    Song et al. eq. 12/16 written out with Python floats."""
+    s = NoiseSchedule.linear(1000)
+    x0, xt, eps, z = (_randn(3, 2, seed=i) for i in (40, 41, 42, 43))
+    t = torch.tensor([0, 400, 999])
+    a = [_paper(s, int(v))["abar"] for v in t]
+    want = torch.stack([math.sqrt(a[i]) * x0[i] + math.sqrt(1 - a[i]) * eps[i] for i in range(3)])
+    torch.testing.assert_close(functional.q_sample(x0, t, eps, s.alphas_cumprod), want)
+    assert functional.q_sample(x0.float(), t, eps.float(), s.alphas_cumprod).dtype == torch.float32
+    for step in (0, 1, 500):
+        p = _paper(s, step)
+        mu = (xt - p["beta"] / math.sqrt(1 - p["abar"]) * eps) / math.sqrt(p["alpha"])
+        var = (1 - p["abar_prev"]) / (1 - p["abar"]) * p["beta"]
+        torch.testing.assert_close(functional.ddpm_step(xt, eps, step, s.betas, z),
+                                   mu + math.sqrt(var) * z, atol=1e-6, rtol=0)
+        x0_hat = (xt - math.sqrt(1 - p["abar"]) * eps) / math.sqrt(p["abar"])
+        torch.testing.assert_close(functional.posterior_mean(x0_hat, xt, step, s.betas), mu,
+                                   atol=1e-6, rtol=0)
+    for t_, tp, eta in [(999, 899, 0.0), (300, 299, 1.0), (60, -1, 0.5)]:
+        a_t, a_p = _paper(s, t_)["abar"], (_paper(s, tp)["abar"] if tp >= 0 else 1.0)
+        sigma = eta * math.sqrt((1 - a_p) / (1 - a_t) * (1 - a_t / a_p))
+        x0_hat = (xt - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
+        want = math.sqrt(a_p) * x0_hat + math.sqrt(1 - a_p - sigma**2) * eps + sigma * z
+        torch.testing.assert_close(functional.ddim_step(xt, eps, t_, tp, s.alphas_cumprod, eta, z),
+                                   want, atol=1e-6, rtol=0)
+
+
+def test_sampling_moves_chain_the_visited_steps_and_end_at_clean_data() -> None:
+    assert sampling_moves(1000, 2) == [(500, 0), (0, -1)]
+    assert sampling_moves(1000, 2, "trailing") == [(999, 499), (499, -1)]
+    assert sampling_moves(5, 5) == sampling_moves(5, 5, "trailing") == [(4, 3), (3, 2), (2, 1),
+                                                                        (1, 0), (0, -1)]
+    for T, k, spacing in [(1000, 10, "trailing"), (1000, 7, "leading"), (50, 3, "trailing")]:
+        moves = sampling_moves(T, k, spacing)
+        assert [t for t, _ in moves] == ddim_timesteps(T, k, spacing)
+        assert [tp for _, tp in moves] == ddim_timesteps(T, k, spacing)[1:] + [-1]
+
+
+def test_sample_loop_makes_each_move_once_on_the_current_sample() -> None:
+    calls = []
+
+    def eps_fn(x, t):
+        calls.append(("eps", t, x.clone()))
+        return x * 0 + t
+
+    def step_fn(x, eps, t, t_prev):
+        calls.append(("step", t, t_prev))
+        return x + eps
+
+    out = sample_loop(step_fn, eps_fn, torch.zeros(2), [(9, 5), (5, 2), (2, -1)])
+    assert torch.equal(out, torch.full((2,), 16.0))
+    assert [c[:3] for c in calls if c[0] == "step"] == [("step", 9, 5), ("step", 5, 2),
+                                                        ("step", 2, -1)]
+    assert [c[2].tolist() for c in calls if c[0] == "eps"] == [[0, 0], [9, 9], [14, 14]]
+    # sample() runs it: the DDPM path of a seeded sample is the same through the loop by hand
+    model = MLPDenoiser(dim=2, hidden=8, n_blocks=1, seed=0)
+    s = NoiseSchedule.linear(20)
+    gen = torch.Generator().manual_seed(3)
+    x_T = torch.randn((5, 2), generator=gen)
+    by_hand = sample_loop(lambda x, e, t, tp: DDPM(s).step(e, t, tp, x, generator=gen),
+                          lambda x, t: predict_eps(model, x, t), x_T, sampling_moves(20, 20))
+    torch.testing.assert_close(sample(model, DDPM(s), 5, seed=3), by_hand)
+
+
 def test_guidance_interpolates_and_extrapolates() -> None:
     u, c = _randn(3, 2, seed=19), _randn(3, 2, seed=20)
     torch.testing.assert_close(guided_eps(u, c, 0.0), u)
@@ -401,6 +505,41 @@ def test_loss_is_the_mse_to_the_noise_and_drops_labels() -> None:
         diffusion_loss(Zero(), schedule, x0, labels, p_uncond=2.0)
 
 
+def test_training_targets_drop_the_masked_labels_and_target_the_noise() -> None:
+    """For given draws: x_t of eq. 4, the labels with the masked rows replaced by the null
+    label, and the noise as the regression target; diffusion_loss is their MSE."""
+    s = NoiseSchedule.cosine(100)
+    x0, noise = _randn(4, 3, seed=50), _randn(4, 3, seed=51)
+    t = torch.tensor([0, 10, 50, 99])
+    labels, drop = torch.tensor([1, 2, 3, 0]), torch.tensor([True, False, False, True])
+    x_t, shown, target = training_targets(x0, labels, t, noise, s.alphas_cumprod, drop, 10)
+    torch.testing.assert_close(x_t, s.q_sample(x0, t, noise))
+    assert shown.tolist() == [10, 2, 3, 10] and torch.equal(target, noise)
+    assert training_targets(x0, None, t, noise, s.alphas_cumprod, None, None)[1] is None
+    # diffusion_loss trains with any function of this signature, and is the MSE of its output
+    calls, seen = [], {}
+
+    def mine(*args):
+        calls.append(args)
+        return training_targets(*args)
+
+    class Half(nn.Module):
+        data_shape, num_classes, null_class = (3,), 4, 4
+
+        def forward(self, x, steps, y=None):
+            seen.update(x=x, t=steps, y=y)
+            return 0.5 * x
+
+    gen = torch.Generator().manual_seed(0)
+    value = diffusion_loss(Half(), s, x0, torch.tensor([0, 1, 2, 3]), p_uncond=0.5,
+                           generator=gen, targets=mine)
+    args = calls[0]
+    assert len(calls) == 1 and args[5].dtype == torch.bool and args[6] == 4
+    want = ((0.5 * s.q_sample(x0, args[2], args[3]) - args[3]) ** 2).mean()
+    assert value.item() == pytest.approx(want.item(), rel=1e-12)
+    assert seen["y"].tolist() == torch.where(args[5], 4, torch.tensor([0, 1, 2, 3])).tolist()
+
+
 def test_a_trained_2d_model_beats_a_gaussian_baseline(one_thread) -> None:
     """Train briefly on the ring of Gaussians; DDIM samples must be closer (MMD) to held-out
     data than samples of a Gaussian with the data's mean and covariance."""
@@ -505,6 +644,12 @@ def test_sampling_study_measures_every_setting(one_thread) -> None:
     assert [(r["sampler"], r["steps"]) for r in rows] == [("DDPM", 100), ("DDIM", 10)]
     assert all(r["seconds"] > 0 and abs(r["mmd"]) < 0.05 for r in rows)
     assert rows[0]["mmd"] == pytest.approx(mmd_rbf(rows[0]["samples"], reference))
+    # the spacing and the clipping reach the sampler: trailing, clipped at 0.5, starts at T - 1
+    trailing = sampling_study(model, schedule, reference, n=300, settings=(("ddim", 10),), seed=0,
+                              spacing="trailing", clip_x0=0.5)[0]
+    by_hand = sample(model, DDIM(schedule, clip_x0=0.5, spacing="trailing"), 300, steps=10, seed=0)
+    torch.testing.assert_close(trailing["samples"], by_hand)
+    assert not torch.allclose(trailing["samples"], rows[1]["samples"])
 
 
 def test_mean_pairwise_distance() -> None:

@@ -9,10 +9,10 @@ pixels. Stable Diffusion's parts map onto this module's as follows:
 =============================  ==============================================================
 Stable Diffusion               here
 =============================  ==============================================================
-VAE, 512x512x3 -> 64x64x4      chapter 2's :class:`~genai_course.generative.vae.VAE`
-                               (convolutional), 8x8 -> ``d``
-KL weight ~1e-6, latents       a small KL weight ``beta``; latents scaled by :func:`latent_scale`
-scaled by 0.18215
+VAE, 512x512x3 -> 64x64x4      chapter 2's :class:`~genai_course.generative.vae.VAE` class
+                               with ``conv=True`` (chapter 2 trains its MLP variant), 8x8 -> ``d``
+KL weight ~1e-6, latents       KL weight ``beta`` = 0.1, five orders of magnitude larger; latents
+scaled by 0.18215              scaled by :func:`latent_scale`
 U-Net noise predictor          :class:`genai_course.diffusion.MLPDenoiser` (the latent is a
                                vector, not an image)
 CLIP text encoder +            a class-label embedding (the "prompt" is a digit), with the
@@ -105,10 +105,11 @@ def train_latent_diffusion(x: torch.Tensor, labels: torch.Tensor | None = None,
                            diffusion_steps: int = 4000, T: int = 1000, hidden: int = 128,
                            seed: int = 0, progress: bool | None = None
                            ) -> tuple[LatentDiffusion, dict[str, History]]:
-    """Stage 1: train a convolutional VAE (``beta``-weighted KL) on ``x``. Stage 2: encode the
-    data once, scale the latents to unit variance, and train a (class-conditional when
-    ``labels`` are given) :class:`MLPDenoiser` on them with a cosine schedule of ``T`` steps.
-    Returns the model and the two training histories (``"autoencoder"``, ``"diffusion"``)."""
+    """Stage 1: train chapter 2's VAE class with ``conv=True`` (``beta``-weighted KL) on
+    ``x``. Stage 2: encode the data once, scale the latents to unit variance, and train a
+    (class-conditional when ``labels`` are given) :class:`MLPDenoiser` on them with a cosine
+    schedule of ``T`` steps. Returns the model and the two training histories
+    (``"autoencoder"``, ``"diffusion"``)."""
     torch.manual_seed(seed)
     autoencoder = VAE(data_shape=tuple(x.shape[1:]), latent_dim=latent_dim, conv=True)
     ae_history = train_vae(autoencoder, x, steps=ae_steps, batch_size=128, lr=2e-3, seed=seed,

@@ -60,6 +60,32 @@ def randn_like_cpu(like: torch.Tensor, generator: torch.Generator | None) -> tor
     return torch.randn(like.shape, generator=generator, dtype=like.dtype).to(like.device)
 
 
+#: The sub-sequences of steps a few-step sampler can visit (:func:`ddim_timesteps`).
+SPACINGS = ("leading", "trailing")
+
+
+def ddim_timesteps(T: int, k: int, spacing: str = "leading") -> list[int]:
+    """The ``k`` decreasing steps out of ``0 .. T-1`` that a ``k``-step sampler visits
+    (Lin et al. 2024, "Common diffusion noise schedules and sample steps are flawed", table 2):
+
+    * ``"leading"`` -- ``i * (T // k)`` for ``i = k - 1, ..., 0`` (Song et al. 2021's evenly
+      spaced sub-sequence): it starts at ``(k - 1) * (T // k)``, below ``T - 1`` (``k = 2``
+      starts at ``T / 2``, where much of the signal is left, from pure noise);
+    * ``"trailing"`` -- ``round(T - i * T / k) - 1`` for ``i = 0, ..., k - 1``: it starts at
+      ``T - 1``, the step pure noise belongs to, and ends at ``T / k - 1``.
+
+    Both give every step for ``k = T``."""
+    T = check_int(T, "T", 1)
+    k = check_int(k, "steps", 1)
+    if k > T:
+        raise ValueError(f"steps must be <= T = {T}, got {k}")
+    if spacing == "leading":
+        return [i * (T // k) for i in reversed(range(k))]
+    if spacing == "trailing":
+        return [round(T - i * T / k) - 1 for i in range(k)]
+    raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
+
+
 class Sampler:
     """What DDPM and DDIM share: the schedule, optional clipping of the predicted x0, and the
     prediction of x0 from the noise estimate."""
@@ -134,31 +160,23 @@ class DDIM(Sampler):
     name = "ddim"
 
     def __init__(self, schedule: NoiseSchedule, eta: float = 0.0,
-                 clip_x0: float | None = None) -> None:
+                 clip_x0: float | None = None, spacing: str = "leading") -> None:
         super().__init__(schedule, clip_x0)
         if not eta >= 0:
             raise ValueError(f"eta must be >= 0, got {eta}")
+        if spacing not in SPACINGS:
+            raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
         self.eta = float(eta)
+        self.spacing = spacing
 
     def __repr__(self) -> str:
-        return f"DDIM({self.schedule!r}, eta={self.eta}, clip_x0={self.clip_x0})"
+        return (f"DDIM({self.schedule!r}, eta={self.eta}, clip_x0={self.clip_x0}, "
+                f"spacing={self.spacing!r})")
 
     def timesteps(self, k: int | None = None) -> list[int]:
-        """The ``k`` decreasing steps ``i * (T // k)`` for ``i = k - 1, ..., 1, 0`` (the evenly
-        spaced sub-sequence of Song et al. 2021, section 4.2 and appendix D.2); ``k = T`` (the
-        default) gives every step, ``T - 1`` first.
-
-        It does not start at ``T - 1``: there ``abar`` is nearly 0, and the predicted
-        ``x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar)`` would multiply any error of the noise
-        estimate by ``1 / sqrt(abar)`` (thousands with the cosine schedule), which a
-        deterministic sampler with few steps never corrects.
-        """
-        T = self.schedule.T
-        k = check_int(T if k is None else k, "steps", 1)
-        if k > T:
-            raise ValueError(f"steps must be <= T = {T}, got {k}")
-        stride = T // k
-        return [i * stride for i in reversed(range(k))]
+        """The ``k`` decreasing steps of :func:`ddim_timesteps` with this sampler's spacing;
+        ``k = T`` (the default) gives every step, ``T - 1`` first."""
+        return ddim_timesteps(self.schedule.T, self.schedule.T if k is None else k, self.spacing)
 
     def step(self, eps: torch.Tensor, t: int | torch.Tensor, t_prev: int | torch.Tensor | None,
              x: torch.Tensor, generator: torch.Generator | None = None,
@@ -311,12 +329,39 @@ def _denoise(model: nn.Module, sampler: Sampler, x: torch.Tensor, visit: list[in
     model.eval()
     x = x.to(_model_device(model))
     show = run_mode() == "full" if progress is None else progress
-    bar = tqdm(visit, desc=f"{sampler.name.upper()} sampling", disable=not show, leave=False)
-    for i, t in enumerate(bar):
+    bar = tqdm(total=len(visit), desc=f"{sampler.name.upper()} sampling", disable=not show,
+               leave=False)
+
+    def eps_fn(x: torch.Tensor, t: int) -> torch.Tensor:
         eps = predict_eps(model, x, t, y, guidance_scale)
         if callback is not None:
             callback(t, x, sampler.schedule.predict_x0(eps, t, x))
-        t_prev = visit[i + 1] if i + 1 < len(visit) else -1
-        x = sampler.step(eps, t, t_prev, x, generator=generator)
+        bar.update()
+        return eps
+
+    def step_fn(x: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int) -> torch.Tensor:
+        return sampler.step(eps, t, t_prev, x, generator=generator)
+
+    x = sample_loop(step_fn, eps_fn, x, list(zip(visit, [*visit[1:], -1], strict=True)))
     bar.close()
+    return x
+
+
+def sampling_moves(T: int, k: int, spacing: str = "leading") -> list[tuple[int, int]]:
+    """The ``k`` moves ``(t, t_prev)`` of a ``k``-step sampler: from each step of
+    :func:`ddim_timesteps` to the next one it visits, and from the last to ``-1`` (clean
+    data); ``k = T`` gives DDPM's ``(T-1, T-2), ..., (0, -1)``."""
+    steps = ddim_timesteps(T, k, spacing)
+    return list(zip(steps, [*steps[1:], -1], strict=True))
+
+
+def sample_loop(step_fn: Callable[[torch.Tensor, torch.Tensor, int, int], torch.Tensor],
+                eps_fn: Callable[[torch.Tensor, int], torch.Tensor], x_T: torch.Tensor,
+                moves: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """The reverse process from ``x_T``: for each move ``(t, t_prev)`` of ``moves`` (see
+    :func:`sampling_moves`), ``x = step_fn(x, eps_fn(x, t), t, t_prev)``. Returns the final
+    ``x`` (Ho et al. 2020, Alg. 2; Song et al. 2021, section 4.2, for sub-sequences)."""
+    x = x_T
+    for t, t_prev in moves:
+        x = step_fn(x, eps_fn(x, int(t)), int(t), int(t_prev))
     return x

@@ -28,6 +28,18 @@ import torch
 from genai_course.core.checks import check_int, check_same_shape
 
 
+def cosine_alphas_cumprod(T: int, s: float = 0.008) -> torch.Tensor:
+    """Nichol & Dhariwal (2021, eq. 17): ``abar_t = f(t) / f(0)`` with
+    ``f(t) = cos^2(((t / T + s) / (1 + s)) pi / 2)`` for the paper's t = 1..T, stored at
+    indices ``0 .. T-1``; float64, unclipped (the last entry is f(T) / f(0), about 0)."""
+    T = check_int(T, "T", 1)
+    if not s >= 0:
+        raise ValueError(f"s must be >= 0, got {s}")
+    steps = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((steps / T + s) / (1 + s) * math.pi / 2) ** 2
+    return f[1:] / f[0]
+
+
 class NoiseSchedule:
     """The variances ``beta_0 .. beta_{T-1}`` of a diffusion and everything derived from them.
 
@@ -62,19 +74,28 @@ class NoiseSchedule:
 
     @classmethod
     def cosine(cls, T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> NoiseSchedule:
-        """Nichol & Dhariwal (2021, eq. 17): ``abar(t) = f(t) / f(0)`` with
-        ``f(t) = cos^2(((t / T + s) / (1 + s)) pi / 2)`` for the paper's t = 1..T, i.e.
-        ``alphas_cumprod[i] = f(i + 1) / f(0)``; the betas ``1 - abar_t / abar_{t-1}`` are
-        clipped to ``max_beta`` (which changes only the last step, where f(T) = 0)."""
-        T = check_int(T, "T", 1)
-        if not s >= 0:
-            raise ValueError(f"s must be >= 0, got {s}")
-        if not 0 < max_beta < 1:
-            raise ValueError(f"max_beta must lie in (0, 1), got {max_beta}")
-        steps = torch.arange(T + 1, dtype=torch.float64)
-        f = torch.cos((steps / T + s) / (1 + s) * math.pi / 2) ** 2
-        abar = f / f[0]
-        return cls((1 - abar[1:] / abar[:-1]).clamp(min=1e-12, max=max_beta))
+        """Nichol & Dhariwal (2021, eq. 17): :func:`cosine_alphas_cumprod`, with the betas
+        ``1 - abar_t / abar_{t-1}`` clipped to ``max_beta`` (which changes only the last step,
+        where f(T) = 0)."""
+        return cls.from_alphas_cumprod(cosine_alphas_cumprod(T, s), max_beta=max_beta)
+
+    @classmethod
+    def from_alphas_cumprod(cls, alphas_cumprod: torch.Tensor | Sequence[float],
+                            max_beta: float | None = None) -> NoiseSchedule:
+        """The schedule whose ``abar_t`` are ``alphas_cumprod`` (decreasing, in (0, 1]):
+        ``beta_t = 1 - abar_t / abar_{t-1}`` with ``abar_{-1} = 1``, clipped to
+        ``[1e-12, max_beta]`` when ``max_beta`` is given (a schedule that ends at
+        ``abar = 0`` needs it)."""
+        abar = torch.as_tensor(alphas_cumprod, dtype=torch.float64).detach().cpu()
+        if abar.ndim != 1 or abar.numel() == 0:
+            raise ValueError(f"alphas_cumprod must be a non-empty 1-D sequence, got shape "
+                             f"{tuple(abar.shape)}")
+        betas = 1 - abar / torch.cat([abar.new_ones(1), abar[:-1]])
+        if max_beta is not None:
+            if not 0 < max_beta < 1:
+                raise ValueError(f"max_beta must lie in (0, 1), got {max_beta}")
+            betas = betas.clamp(min=1e-12, max=max_beta)
+        return cls(betas)
 
     @classmethod
     def named(cls, kind: str, T: int) -> NoiseSchedule:

@@ -28,8 +28,11 @@ CHECKERBOARD_DEMO = {"n_train": 10000, "hidden": 128, "n_blocks": 3, "T": 1000,
 def sampling_study(model: nn.Module, schedule: NoiseSchedule, reference: torch.Tensor,
                    n: int = 2000, settings: Sequence[tuple[str, int | None]] = (
                        ("ddpm", None), ("ddim", 100), ("ddim", 50), ("ddim", 20), ("ddim", 10)),
-                   seed: int = 0) -> list[dict[str, Any]]:
-    """Sample ``n`` points with each ``(sampler, steps)`` of ``settings`` (same seed) and
+                   seed: int = 0, spacing: str = "leading", clip_x0: float | None = None
+                   ) -> list[dict[str, Any]]:
+    """Sample ``n`` points with each ``(sampler, steps)`` of ``settings`` (same seed; DDIM
+    visits steps with ``spacing``, see :func:`~genai_course.diffusion.samplers.ddim_timesteps`,
+    and both clip the predicted x0 to ``[-clip_x0, clip_x0]`` when given) and
     measure the wall time and two distances to ``reference`` (held-out data): the unbiased
     squared MMD and the sliced 1-Wasserstein distance (:mod:`genai_course.evaluation.distances`).
     Returns one dict per setting: sampler, steps, network evaluations, seconds, mmd,
@@ -37,7 +40,8 @@ def sampling_study(model: nn.Module, schedule: NoiseSchedule, reference: torch.T
     rows = []
     for sampler, steps in settings:
         start = time.perf_counter()
-        runner = DDPM(schedule) if sampler == "ddpm" else DDIM(schedule)
+        runner = (DDPM(schedule, clip_x0=clip_x0) if sampler == "ddpm"
+                  else DDIM(schedule, clip_x0=clip_x0, spacing=spacing))
         x = sample(model, runner, n, steps=steps, seed=seed, progress=False)
         seconds = time.perf_counter() - start
         k = schedule.T if steps is None else steps

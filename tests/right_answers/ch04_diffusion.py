@@ -1,7 +1,8 @@
 """Alternative correct answers to Chapter 4's exercises, keyed by the answer cell's grade_id:
 written the ways students write them (gather, a row loop, numpy, a padded cumulative
-product, Ho et al.'s eq. 11 instead of the posterior mean, torch.lerp). Each must earn full
-points, in-process and through the real grading path."""
+product, Ho et al.'s eq. 11 instead of the posterior mean, masked_fill, numpy as in Lin et
+al.'s code, the jump's posterior in Python floats). Each must earn full points, in-process
+and through the real grading path."""
 
 RIGHT_ANSWERS: dict[str, dict[str, str]] = {
     "ex1_q_sample": {
@@ -50,7 +51,7 @@ def posterior_mean(x0, x_t, t, betas):
     return c0 * x0 + ct * x_t
 ''',
     },
-    "ex4_ddpm_step": {
+    "ex5_ddpm_step": {
         "Ho et al.'s eq. 11 for the mean": '''
 def ddpm_step(x_t, eps, t, betas, noise):
     alphas = 1 - betas
@@ -70,30 +71,63 @@ def ddpm_step(x_t, eps, t, betas, noise):
     return posterior_mean(x0_hat, x_t, t, betas) + (t > 0) * sigma * noise
 ''',
     },
-    "ex5_ddim_step": {
-        "one formula in x_t and eps": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    a_t = alphas_cumprod[t].item()
-    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
-    coef_eps = math.sqrt(1 - a_prev) - math.sqrt(a_prev * (1 - a_t) / a_t)
-    return math.sqrt(a_prev / a_t) * x_t + coef_eps * eps
+    "ex4_training_targets": {
+        "masked_fill": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    shown = None if labels is None else labels.masked_fill(drop_mask, null_label)
+    return q_sample(x0, t, noise, alphas_cumprod), shown, noise
 ''',
-        "padded abar indexed by t + 1": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    abar = torch.cat([torch.ones(1, dtype=alphas_cumprod.dtype), alphas_cumprod])
-    a_t, a_prev = abar[t + 1], abar[t_prev + 1]
-    x0_hat = (x_t - torch.sqrt(1 - a_t) * eps) / torch.sqrt(a_t)
-    return torch.sqrt(a_prev) * x0_hat + torch.sqrt(1 - a_prev) * eps
+        "a copy with the dropped rows overwritten": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    shown = labels
+    if labels is not None:
+        shown = labels.clone()
+        shown[drop_mask] = null_label
+    return q_sample(x0, t, noise, alphas_cumprod), shown, noise.clone()
 ''',
     },
-    "ex6_guided_eps": {
-        "torch.lerp": '''
-def guided_eps(eps_uncond, eps_cond, w):
-    return torch.lerp(eps_uncond, eps_cond, w)
+    "ex6_sampling_moves": {
+        "numpy, as in Lin et al.'s code": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "trailing":
+        steps = (np.round(np.arange(T, 0, -T / k)) - 1).astype(int)[:k].tolist()
+    else:
+        steps = (np.arange(0, k) * (T // k))[::-1].tolist()
+    return [(int(a), int(b)) for a, b in zip(steps, steps[1:] + [-1])]
 ''',
-        "a weighted sum": '''
-def guided_eps(eps_uncond, eps_cond, w):
-    return (1 - w) * eps_uncond + w * eps_cond
+        "a range for leading, a loop of pairs": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = list(range(0, T, T // k))[:k][::-1]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    moves = []
+    for i, t in enumerate(steps):
+        moves.append((t, steps[i + 1] if i + 1 < k else -1))
+    return moves
+''',
+    },
+    "ex7_ddim_step": {
+        "the jump's posterior, written as DDPM's with alpha = abar_t / abar_prev": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t].item()
+    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+    beta_jump = 1 - a_t / a_prev
+    var = eta**2 * (1 - a_prev) / (1 - a_t) * beta_jump
+    x0_hat = (x_t - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
+    out = math.sqrt(a_prev) * x0_hat + math.sqrt(max(1 - a_prev - var, 0.0)) * eps
+    if eta == 0:
+        return out
+    return out + math.sqrt(var) * noise
+''',
+        "padded abar, noise term multiplied by zero at eta = 0": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    abar = torch.cat([torch.ones(1, dtype=alphas_cumprod.dtype), alphas_cumprod])
+    a_t, a_prev = abar[t + 1], abar[t_prev + 1]
+    sigma = eta * torch.sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev))
+    x0_hat = (x_t - torch.sqrt(1 - a_t) * eps) / torch.sqrt(a_t)
+    z = torch.zeros_like(x_t) if noise is None else noise
+    return torch.sqrt(a_prev) * x0_hat + torch.sqrt(1 - a_prev - sigma**2) * eps + sigma * z
 ''',
     },
 }

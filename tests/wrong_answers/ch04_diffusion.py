@@ -123,7 +123,59 @@ def posterior_mean(x0, x_t, t, betas):
     return NoiseSchedule(betas).posterior_mean(x0, t, x_t)
 ''',
     },
-    "ex4_ddpm_step": {
+    "ex4_training_targets": {
+        "targets x0 instead of the noise": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None:
+        labels = torch.where(drop_mask, torch.full_like(labels, null_label), labels)
+    return x_t, labels, x0
+''',
+        "mask inverted: drops the kept labels and keeps the dropped ones": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None:
+        labels = torch.where(drop_mask, labels, torch.full_like(labels, null_label))
+    return x_t, labels, noise
+''',
+        "labels leak: no dropout at all": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    return q_sample(x0, t, noise, alphas_cumprod), labels, noise
+''',
+        "dropped labels set to 0 (a real digit) by multiplying with the mask": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None:
+        labels = labels * (~drop_mask)
+    return x_t, labels, noise
+''',
+        "drops every label when any row is masked": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None and drop_mask.any():
+        labels = torch.full_like(labels, null_label)
+    return x_t, labels, noise
+''',
+        "the network sees the clean data": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    if labels is not None:
+        labels = torch.where(drop_mask, torch.full_like(labels, null_label), labels)
+    return x0, labels, noise
+''',
+        "overwrites the caller's labels in place": '''
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    x_t = q_sample(x0, t, noise, alphas_cumprod)
+    if labels is not None:
+        labels[drop_mask] = null_label
+    return x_t, labels, noise
+''',
+        "calls the package": '''
+from genai_course.diffusion import training_targets as _targets
+def training_targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label):
+    return _targets(x0, labels, t, noise, alphas_cumprod, drop_mask, null_label)
+''',
+    },
+    "ex5_ddpm_step": {
         "variance instead of standard deviation": '''
 def ddpm_step(x_t, eps, t, betas, noise):
     abar = torch.cumprod(1 - betas, dim=0)
@@ -165,58 +217,126 @@ def ddpm_step(x_t, eps, t, betas, noise):
     return DDPM(NoiseSchedule(betas)).step(eps, t, t - 1, x_t, noise=noise)
 ''',
     },
-    "ex5_ddim_step": {
+    "ex6_sampling_moves": {
+        "leading steps in increasing order": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k)]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    return list(zip(steps, steps[1:] + [-1]))
+''',
+        "trailing truncated with int() instead of rounded": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [int(T - i * T / k) - 1 for i in range(k)]
+    return list(zip(steps, steps[1:] + [-1]))
+''',
+        "trailing starts at T (no - 1)": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [min(round(T - i * T / k), T - 1) for i in range(k)]
+    return list(zip(steps, steps[1:] + [-1]))
+''',
+        "leading with a float stride, rounded": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [round(i * T / k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    return list(zip(steps, steps[1:] + [-1]))
+''',
+        "the last move goes to 0 instead of -1": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    return list(zip(steps, steps[1:] + [0]))
+''',
+        "no move to clean data (k - 1 moves)": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    return list(zip(steps[:-1], steps[1:]))
+''',
+        "every move goes to t - 1": '''
+def sampling_moves(T, k, spacing):
+    if spacing == "leading":
+        steps = [i * (T // k) for i in range(k - 1, -1, -1)]
+    else:
+        steps = [round(T - i * T / k) - 1 for i in range(k)]
+    return [(t, t - 1) for t in steps]
+''',
+        "calls the package": '''
+from genai_course.diffusion import sampling_moves as _moves
+def sampling_moves(T, k, spacing):
+    return _moves(T, k, spacing)
+''',
+    },
+    "ex7_ddim_step": {
         "alphas_cumprod[-1] at t_prev = -1 (wraps around instead of 1)": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
     a_t, a_prev = alphas_cumprod[t], alphas_cumprod[t_prev]
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
+    out = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).sqrt() * eps
+    return out + sigma * noise if eta > 0 else out
+''',
+        "eta = 1 with the jump's beta instead of its beta_tilde": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    sigma = eta * (1 - a_t / a_prev).sqrt()
+    out = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
+    return out + sigma * noise if eta > 0 else out
+''',
+        "sigma set to the variance (no square root)": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    sigma = eta * (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)
+    out = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).sqrt() * eps
+    return out + sigma * noise if eta > 0 else out
+''',
+        "fresh noise added without shrinking the eps direction": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
+    out = a_prev.sqrt() * x0_hat + (1 - a_prev).sqrt() * eps
+    return out + sigma * noise if eta > 0 else out
+''',
+        "ratio inverted: (1 - abar_t) / (1 - abar_prev)": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
+    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    sigma = eta * ((1 - a_t) / (1 - a_prev).clamp(min=1e-12) * (1 - a_t / a_prev)).sqrt()
+    out = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
+    return out + sigma * noise if eta > 0 else out
+''',
+        "ignores eta (always deterministic)": '''
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    a_t = alphas_cumprod[t]
+    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
     x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
     return a_prev.sqrt() * x0_hat + (1 - a_prev).sqrt() * eps
 ''',
-        "variance instead of standard deviation on the noise direction": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    a_t = alphas_cumprod[t]
-    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
-    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-    return a_prev.sqrt() * x0_hat + (1 - a_prev) * eps
-''',
-        "missing sqrt on abar_prev": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    a_t = alphas_cumprod[t]
-    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
-    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-    return a_prev * x0_hat + (1 - a_prev).sqrt() * eps
-''',
-        "re-noised with abar_t instead of abar_prev": '''
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    a_t = alphas_cumprod[t]
-    a_prev = alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
-    x0_hat = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-    return a_prev.sqrt() * x0_hat + (1 - a_t).sqrt() * eps
-''',
         "calls the package": '''
 from genai_course.diffusion import DDIM, NoiseSchedule
-def ddim_step(x_t, eps, t, t_prev, alphas_cumprod):
-    prev = torch.cat([torch.ones(1, dtype=alphas_cumprod.dtype), alphas_cumprod[:-1]])
-    return DDIM(NoiseSchedule(1 - alphas_cumprod / prev)).step(eps, t, t_prev, x_t)
-''',
-    },
-    "ex6_guided_eps": {
-        "guidance sign flipped": '''
-def guided_eps(eps_uncond, eps_cond, w):
-    return eps_cond + w * (eps_uncond - eps_cond)
-''',
-        "Ho & Salimans' (1 + w) convention": '''
-def guided_eps(eps_uncond, eps_cond, w):
-    return (1 + w) * eps_cond - w * eps_uncond
-''',
-        "weight on the conditional prediction only": '''
-def guided_eps(eps_uncond, eps_cond, w):
-    return eps_uncond + w * eps_cond
-''',
-        "calls the package": '''
-from genai_course.diffusion import guided_eps as _guided
-def guided_eps(eps_uncond, eps_cond, w):
-    return _guided(eps_uncond, eps_cond, w)
+def ddim_step(x_t, eps, t, t_prev, alphas_cumprod, eta=0.0, noise=None):
+    sampler = DDIM(NoiseSchedule.from_alphas_cumprod(alphas_cumprod), eta=eta)
+    return sampler.step(eps, t, t_prev, x_t, noise=noise)
 ''',
     },
 }
