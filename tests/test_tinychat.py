@@ -194,6 +194,33 @@ def test_wilson_interval_matches_scipy() -> None:
     assert recipe.wilson_interval(1.0, 6)[1] == 1.0 and recipe.wilson_interval(0.0, 6)[0] == 0.0
 
 
+def test_report_cards_compared_row_by_row_with_a_two_proportion_z() -> None:
+    def row(task, accuracy, n=100):
+        return {"task": task, "accuracy": accuracy, "n": n}
+
+    new = [row("a", 0.03), row("b", 0.5), row("c", 0.0), row("d", 0.6, 50)]
+    old = [row("d", 0.5, 200), row("c", 0.0), row("b", 0.5), row("a", 0.24)]
+    got = {r["task"]: r for r in recipe.compare_report_cards(new, old)}
+    # pooled p = 0.135: z = -0.21 / sqrt(0.135 * 0.865 * 0.02) = -4.345
+    assert got["a"]["z"] == pytest.approx(-0.21 / (0.135 * 0.865 * 0.02) ** 0.5)
+    assert got["a"]["z"] == pytest.approx(-4.345, abs=1e-3) and not got["a"]["within_noise"]
+    assert got["b"]["z"] == 0.0 and got["c"]["z"] == 0.0 and got["c"]["within_noise"]
+    pooled = (0.6 * 50 + 0.5 * 200) / 250  # unequal sizes
+    assert got["d"]["z"] == pytest.approx(0.1 / (pooled * (1 - pooled) * (1 / 50 + 1 / 200)) ** 0.5)
+    assert (got["d"]["new"], got["d"]["old"]) == (0.6, 0.5)
+
+
+def test_the_recorded_reproduction_is_of_the_shipped_checkpoint() -> None:
+    """The measured retrain in the model card was compared with this checkpoint's card."""
+    import json
+
+    record = json.loads(recipe.REPRODUCTION_PATH.read_text(encoding="utf-8"))
+    shipped = {r["task"]: r["accuracy"] for r in load_payload("tinychat")["metrics"]["report_card"]}
+    assert {r["task"]: r["old"] for r in record["rows"]} == shipped
+    assert record["cpu_seconds"] < 45 * 60  # the issue's budget, as CPU time of one thread
+    assert "## Reproduction" in CARD.read_text(encoding="utf-8")
+
+
 TINY_CONFIG = dict(n_layer=1, n_embd=16, n_head=2, block_size=384)
 TINY_TRAINING = dict(pretrain_steps=3, pretrain_batch=2, sft_steps=3, sft_tokens=512, warmup=1,
                      consolidate_steps=2, consolidate_warmup=1)
