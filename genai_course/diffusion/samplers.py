@@ -342,7 +342,7 @@ def _denoise(model: nn.Module, sampler: Sampler, x: torch.Tensor, visit: list[in
     def step_fn(x: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int) -> torch.Tensor:
         return sampler.step(eps, t, t_prev, x, generator=generator)
 
-    x = sample_loop(step_fn, eps_fn, x, list(zip(visit, [*visit[1:], -1], strict=True)))
+    x = sample_loop(step_fn, eps_fn, x, _moves(visit))
     bar.close()
     return x
 
@@ -351,7 +351,11 @@ def sampling_moves(T: int, k: int, spacing: str = "leading") -> list[tuple[int, 
     """The ``k`` moves ``(t, t_prev)`` of a ``k``-step sampler: from each step of
     :func:`ddim_timesteps` to the next one it visits, and from the last to ``-1`` (clean
     data); ``k = T`` gives DDPM's ``(T-1, T-2), ..., (0, -1)``."""
-    steps = ddim_timesteps(T, k, spacing)
+    return _moves(ddim_timesteps(T, k, spacing))
+
+
+def _moves(steps: Sequence[int]) -> list[tuple[int, int]]:
+    """Each visited step paired with the next one, the last with ``-1`` (clean data)."""
     return list(zip(steps, [*steps[1:], -1], strict=True))
 
 

@@ -184,7 +184,7 @@ def run(chat: ChatModel, split: dict[str, list[tasks.Item]], name: str, seed: in
                              batch_size=TRAINING["batch_size"], lr=lr, seed=seed,
                              progress=progress, **args)
     tuned_chat = ChatModel(tuned, chat.tokenizer)
-    base_parameters = sum(p.numel() for p in chat.model.parameters())
+    base_parameters = chat.model.num_parameters()
     row = {"name": name, "seed": seed, "lr": lr,
            **{k: v for k, v in record.items() if k != "loss"},
            "base_parameters": base_parameters,
@@ -234,7 +234,7 @@ def run_study(chat: ChatModel | None = None, runs: Sequence[str] = tuple(RUNS),
         split = colour_split(people)
         old, examples = old_task_scores(chat, old_items)
         base = {"new": new_task_scores(chat, split), "old": old, "old_examples": examples,
-                "parameters": sum(p.numel() for p in chat.model.parameters())}
+                "parameters": chat.model.num_parameters()}
         rows = [run(chat, split, name, s, steps, old_items, progress)[1]
                 for name in runs for s in seeds.get(name, (0,))]
         quant = quantisation_table(chat, old_items) if quantisation else []

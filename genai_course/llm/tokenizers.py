@@ -76,12 +76,16 @@ def merge(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[int]:
     return out
 
 
+def most_frequent_pair(counts: Counter[tuple[int, int]]) -> tuple[int, int]:
+    """The pair with the largest count; ties go to the smallest pair, so the merges do not
+    depend on the order the pairs were counted in."""
+    return min(counts, key=lambda pair: (-counts[pair], pair))
+
+
 def merge_most_frequent(ids: Sequence[int], new_id: int) -> tuple[tuple[int, int], list[int]]:
-    """One step of BPE training on one sequence: the most frequent adjacent pair (ties go to
-    the smallest pair, as in :meth:`BPETokenizer.train`) and ``ids`` with it merged into
-    ``new_id`` (Sennrich et al. 2016, algorithm 1)."""
-    counts = pair_counts(ids)
-    best = min(counts, key=lambda pair: (-counts[pair], pair))
+    """One step of BPE training on one sequence: :func:`most_frequent_pair` and ``ids`` with
+    it merged into ``new_id`` (Sennrich et al. 2016, algorithm 1)."""
+    best = most_frequent_pair(pair_counts(ids))
     return best, merge(ids, best, new_id)
 
 
@@ -121,7 +125,7 @@ class BPETokenizer:
         for token in range(256, vocab_size):
             if not counts:
                 break
-            best = min(counts, key=lambda pair: (-counts[pair], pair))
+            best = most_frequent_pair(counts)
             if counts[best] < 2:
                 break
             merges.append((best, token))

@@ -12,7 +12,6 @@ functions of plain tensors (chapter 3 has students write them).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -105,7 +104,7 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
-#: :func:`block_forward`'s names for the parameters of a dense :class:`Block`.
+#: :func:`block_qkv`'s and :func:`block_output`'s names for a dense :class:`Block`'s parameters.
 BLOCK_PARAMS = {"ln1.weight": "ln1_weight", "ln1.bias": "ln1_bias",
                 "attn.qkv.weight": "qkv_weight", "attn.qkv.bias": "qkv_bias",
                 "attn.proj.weight": "proj_weight", "attn.proj.bias": "proj_bias",
@@ -116,7 +115,7 @@ BLOCK_PARAMS = {"ln1.weight": "ln1_weight", "ln1.bias": "ln1_bias",
 
 def block_params(block: Block) -> dict[str, nn.Parameter]:
     """A dense block's parameters under :data:`BLOCK_PARAMS`' names (the tensors themselves,
-    not copies: training through :func:`block_forward` trains the block)."""
+    not copies: training through :func:`block_qkv` and :func:`block_output` trains the block)."""
     return {BLOCK_PARAMS[name]: p for name, p in block.named_parameters()}
 
 
@@ -141,13 +140,6 @@ def block_output(x: torch.Tensor, heads: torch.Tensor, params: dict[str, torch.T
     return x + F.linear(F.gelu(F.linear(h, params["fc_weight"], params["fc_bias"])),
                         params["out_weight"], params["out_bias"])
 
-
-def block_forward(x: torch.Tensor, params: dict[str, torch.Tensor], n_head: int,
-                  attend: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-                  ) -> torch.Tensor:
-    """:class:`Block`'s forward pass as :func:`block_qkv`, then ``attend(q, k, v)`` (causal
-    attention, with RoPE or a cache as the caller decides), then :func:`block_output`."""
-    return block_output(x, attend(*block_qkv(x, params, n_head)), params)
 
 
 class GPT(nn.Module):
